@@ -1,0 +1,48 @@
+# The two commands a new user runs: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+SAM := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
+PORT ?= 3000
+
+.PHONY: install tools run test unit sam-check bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements-dev.txt layers/requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "tasklane needs Python 3.11 (Lambda python3.11)"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -qq --upgrade pip
+	$(VENV)/bin/pip install -qq -r requirements-dev.txt
+	$(VENV)/bin/pip install -qq --no-deps -e .
+	touch $@
+
+tools: $(TOOLS)/.installed
+
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -qq --upgrade pip
+	$(TOOLS)/bin/pip install -qq -r requirements-tools.txt
+	touch $@
+
+run: install
+	$(VENV)/bin/tasklane local --port $(PORT)
+
+test: install tools sam-check
+	$(VENV)/bin/pytest -n 2 -q
+
+unit: install
+	$(VENV)/bin/pytest -q tests/unit
+
+# Both run without Docker; the build proves the layer and every function package.
+sam-check: tools
+	$(SAM) validate --lint
+	$(SAM) build --parallel
+
+bench: install
+	$(PY) benchmarks/cold_imports.py
+	$(PY) benchmarks/batch.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .tasklane

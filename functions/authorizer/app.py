@@ -1,0 +1,24 @@
+"""The HTTP API's Lambda REQUEST authorizer (payload 2.0, simple responses) in front of every route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tasklane.config import get_settings
+from tasklane.domain import auth
+from tasklane.storage import get_backends
+
+logger = Logger()
+verifier = auth.TokenVerifier(get_settings())
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    decision = auth.authorize(headers, event.get("routeKey", ""), verifier, get_backends().apikeys)
+    if not decision.allowed:
+        logger.info("denied", extra={"route": event.get("routeKey"), "status": decision.status, "reason": decision.message})
+    return decision.response()

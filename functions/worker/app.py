@@ -1,0 +1,44 @@
+"""The SQS worker: each message names up to ten tasks; only failed messages are reported back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tasklane.config import get_settings
+from tasklane.domain.execution import Worker
+from tasklane.models.records import TaskMessage
+from tasklane.storage import get_backends
+
+get_settings()
+logger = Logger()
+metrics = Metrics()
+# Every record reported as failed, rather than a raised error: the local event source and AWS agree.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_worker: Worker | None = None
+
+
+def worker() -> Worker:
+    global _worker
+    if _worker is None:
+        _worker = Worker(get_backends())
+    return _worker
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    message = TaskMessage.model_validate_json(record.body)
+    outcomes = worker().handle(message, record.receipt_handle, lambda_context.get_remaining_time_in_millis())
+    failed = sum(1 for outcome in outcomes if not outcome.ok)
+    metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=len(outcomes) - failed)
+    metrics.add_metric(name="TasksFailed", unit=MetricUnit.Count, value=failed)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,1 @@
+"""tasklane: asynchronous document tasks on AWS Lambda."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every endpoint function: resolver, auth context, bodies, errors."""

@@ -1,0 +1,262 @@
+"""Runs a loaded DAP for one task: checks params, then executes the steps in order."""
+
+from __future__ import annotations
+
+import copy
+import mimetypes
+import re
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable, Container, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from types import TracebackType
+from typing import Any
+
+from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
+from markupsafe import Markup
+
+from .manifest import ComposeSpec, ComposeStep, ParamSpec, StoreSpec, StoreStep, param_type_matches
+from .package import Dap, DapEnvironment, MiB, create_environment
+
+MAX_FILENAME_CHARS = 200
+# Portable basename: path separators plus characters Windows and Content-Disposition choke on.
+_UNSAFE_FILENAME_CHARS = re.compile(r'[/\\<>:"|?*]')
+_TEXT_LIKE_TYPES = frozenset({"application/json", "application/xml", "application/xhtml+xml", "application/javascript", "image/svg+xml"})
+# A private instance uses Python's built-in table only, so results don't depend on the host's /etc/mime.types.
+_MIME = mimetypes.MimeTypes()
+_TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "a boolean", "object": "an object", "array": "an array"}
+_JSON_NAMES = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object", list: "array", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    task_id: str
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    level: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"level": self.level, "message": self.message}
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    filename: str
+    content: bytes = field(repr=False)
+    content_type: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    ok: bool
+    status_message: str
+    logs: list[LogEntry]
+    documents: list[StoredDocument]
+
+
+class _RunFailure(Exception):
+    def __init__(self, *messages: str) -> None:
+        super().__init__(*messages)
+        self.messages = [" ".join(m.split()) for m in messages]
+
+
+@dataclass
+class _Compiled:
+    """Per-package Jinja state shared by all runs; Jinja caches file templates itself."""
+
+    env: DapEnvironment
+    files: Mapping[str, bytes]
+    filename_templates: dict[str, Template] = field(default_factory=dict)
+
+    def filename_template(self, source: str) -> Template:
+        template = self.filename_templates.get(source)
+        if template is None:
+            template = self.filename_templates[source] = self.env.from_string(source)
+        return template
+
+
+@dataclass
+class _RunState:
+    compiled: _Compiled
+    variables: dict[str, Any]
+    output_templates: dict[str, str] = field(default_factory=dict)
+    documents: list[StoredDocument] = field(default_factory=list)
+    logs: list[LogEntry] = field(default_factory=list)
+    output_bytes: int = 0
+
+    def info(self, message: str) -> None:
+        self.logs.append(LogEntry("INFO", message))
+
+
+StepHandler = Callable[["Engine", _RunState, int, Any], None]
+_STEP_HANDLERS: dict[str, StepHandler] = {}
+
+
+def _handles(kind: str) -> Callable[[StepHandler], StepHandler]:
+    def register(handler: StepHandler) -> StepHandler:
+        _STEP_HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+class Engine:
+    def __init__(self, max_output_bytes: int = 10 * MiB, cache_size: int = 32) -> None:
+        self.max_output_bytes = max_output_bytes
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, _Compiled] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def run(self, dap: Dap, params: Mapping[str, Any], context: RunContext) -> RunResult:
+        state: _RunState | None = None
+        try:
+            resolved = _resolve_params(dap.manifest.params, params)
+            state = _RunState(
+                compiled=self._compiled(dap),
+                variables={
+                    "param": resolved,
+                    "task": {"id": context.task_id, "batchId": context.batch_id},
+                    "dynamoAPI": {"taskID": context.task_id, "batchID": context.batch_id},
+                },
+            )
+            for index, step in enumerate(dap.manifest.steps):
+                _STEP_HANDLERS[step.kind](self, state, index, step.spec)
+        except _RunFailure as failure:
+            logs = [*(state.logs if state else []), *(LogEntry("SEVERE", m) for m in failure.messages)]
+            return RunResult(ok=False, status_message="; ".join(failure.messages), logs=logs, documents=[])
+        return RunResult(ok=True, status_message="Ready", logs=state.logs, documents=state.documents)
+
+    def _compiled(self, dap: Dap) -> _Compiled:
+        with self._lock:
+            compiled = self._cache.get(dap.sha256)
+            if compiled is None:
+                compiled = self._cache[dap.sha256] = _Compiled(create_environment(dap.files), dap.files)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(dap.sha256)
+            return compiled
+
+    def _render(self, compiled: _Compiled, load: Callable[[], Template], variables: Mapping[str, Any], label: str) -> str:
+        chunks: list[str] = []
+        size = 0
+        try:
+            # Streamed so a runaway loop is stopped at the limit instead of filling memory first.
+            for chunk in load().generate(variables):
+                size += len(chunk)
+                if size > self.max_output_bytes:
+                    raise _RunFailure(f"{label} output exceeds the limit of {self.max_output_bytes} bytes")
+                chunks.append(chunk)
+        except _RunFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything a template triggers is the template's failure
+            raise _RunFailure(_describe(exc, label, compiled.files)) from exc
+        return "".join(chunks)
+
+
+@_handles(ComposeStep.kind)
+def _compose(engine: Engine, state: _RunState, index: int, spec: ComposeSpec) -> None:
+    env = state.compiled.env
+    text = engine._render(state.compiled, lambda: env.get_template(spec.template), state.variables, f"Template '{spec.template}'")
+    autoescape = env.autoescape(spec.template) if callable(env.autoescape) else env.autoescape
+    # Escaped HTML is safe markup: inserting it into another HTML template must not escape it twice.
+    state.variables[spec.as_] = Markup(text) if autoescape else text
+    state.output_templates[spec.as_] = spec.template
+    state.info(f"Composed '{spec.template}' as '{spec.as_}' ({len(text)} characters)")
+
+
+@_handles(StoreStep.kind)
+def _store(engine: Engine, state: _RunState, index: int, spec: StoreSpec) -> None:
+    default = spec.id + PurePosixPath(state.output_templates[spec.from_]).suffix
+    filename = default
+    if spec.filename is not None:
+        label = f"Filename template of store '{spec.id}'"
+        source = spec.filename
+        raw = engine._render(state.compiled, lambda: state.compiled.filename_template(source), state.variables, label)
+        filename = safe_filename(raw, default)
+    content = str(state.variables[spec.from_]).encode("utf-8", "replace")
+    state.output_bytes += len(content)
+    if state.output_bytes > engine.max_output_bytes:
+        raise _RunFailure(f"Output exceeds the limit of {engine.max_output_bytes} bytes")
+    content_type = spec.content_type or guess_content_type(filename)
+    state.documents.append(StoredDocument(id=spec.id, filename=filename, content=content, content_type=content_type))
+    state.info(f"Stored '{spec.id}' as '{filename}' ({len(content)} bytes, {content_type})")
+
+
+def _resolve_params(declared: Mapping[str, ParamSpec], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Applies defaults and checks declared params; undeclared ones pass through untouched.
+
+    A null value counts as absent for `default` and `required`.
+    """
+    if not isinstance(params, Mapping):
+        raise _RunFailure(f"Params must be an object, got {_json_name(params)}")
+    resolved = dict(params)
+    problems: list[str] = []
+    for name, spec in declared.items():
+        value = resolved.get(name)
+        if value is None and spec.has_default:
+            resolved[name] = value = copy.deepcopy(spec.default)
+        if value is None:
+            if spec.required:
+                problems.append(f"Missing required param '{name}'")
+        elif not param_type_matches(spec.type, value):
+            problems.append(f"Param '{name}' must be {_TYPE_NAMES[spec.type]}, got {_json_name(value)}")
+    if problems:
+        raise _RunFailure(*problems)
+    return resolved
+
+
+def safe_filename(raw: str, fallback: str) -> str:
+    name = "".join(ch for ch in raw if not unicodedata.category(ch).startswith("C"))
+    name = _UNSAFE_FILENAME_CHARS.sub("_", name).strip(" .")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            name = stem[: MAX_FILENAME_CHARS - len(ext) - 1].rstrip(" .") + "." + ext
+        else:
+            name = name[:MAX_FILENAME_CHARS].rstrip(" .")
+    return name or fallback
+
+
+def guess_content_type(filename: str) -> str:
+    guessed, encoding = _MIME.guess_type(filename, strict=False)
+    if guessed is None or encoding is not None:
+        return "application/octet-stream"
+    if guessed.startswith("text/") or guessed in _TEXT_LIKE_TYPES:
+        return f"{guessed}; charset=utf-8"
+    return guessed
+
+
+def _json_name(value: Any) -> str:
+    return next((n for t, n in _JSON_NAMES.items() if type(value) is t), type(value).__name__)
+
+
+def _describe(exc: BaseException, label: str, template_names: Container[str]) -> str:
+    """One line saying where (innermost template frame) and what went wrong."""
+    where, line = label, None
+    if isinstance(exc, TemplateSyntaxError):
+        where, line = (f"Template '{exc.name}'" if exc.name else label), exc.lineno
+    else:
+        # Jinja rewrites tracebacks so template frames carry the template's name and source line.
+        tb: TracebackType | None = exc.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename == "<template>":
+                where, line = label, tb.tb_lineno
+            elif filename in template_names:
+                where, line = f"Template '{filename}'", tb.tb_lineno
+            tb = tb.tb_next
+    if isinstance(exc, TemplateNotFound) and exc.message == exc.name:
+        message = f"template '{exc.name}' is not in the package"
+    elif isinstance(exc, TemplateError):
+        message = exc.message or type(exc).__name__
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return f"{where}{f' line {line}' if line else ''}: {message}"

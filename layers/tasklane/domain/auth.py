@@ -1,0 +1,159 @@
+"""Who may call what: bearer JWTs or Dynamo's tenant/API-key header pair, and the scope of each route."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from tasklane.config import Settings
+from tasklane.storage.apikeys import ApiKeyStore
+from tasklane.timeutil import iso, now
+
+READ = "tasks:read"
+WRITE = "tasks:write"
+
+# Every route of template.yaml, with the scope it needs (a test keeps the two in step).
+ROUTE_SCOPES: dict[str, str] = {
+    "POST /v1/templates": WRITE,
+    "GET /v1/templates/{templateId}": READ,
+    "POST /v1/task": WRITE,
+    "GET /v1/task/{taskId}": READ,
+    "POST /v1/batch": WRITE,
+    "GET /v1/batch/{batchId}": READ,
+    "GET /v1/batch/{batchId}/{taskId}": READ,
+    "GET /v1/license": READ,
+}
+API_KEY_SCOPES = frozenset({READ, WRITE})
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    status: int = 200
+    message: str = ""
+    tenant: str = ""
+    principal: str = ""
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    def response(self) -> dict[str, Any]:
+        """API Gateway's simple authorizer response; the context reaches the handler when allowed."""
+        if self.allowed:
+            return {
+                "isAuthorized": True,
+                "context": {"tenant": self.tenant, "principal": self.principal, "scopes": " ".join(sorted(self.scopes))},
+            }
+        return {"isAuthorized": False, "context": {"status": self.status, "message": self.message}}
+
+
+def _deny(status: int, message: str) -> Decision:
+    return Decision(allowed=False, status=status, message=message)
+
+
+class TokenVerifier:
+    """Checks signature, expiry, issuer and audience; RS256 keys come from the issuer's JWKS."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=600)
+            if settings.jwt_algorithm == "RS256" and settings.jwt_jwks_url
+            else None
+        )
+
+    def claims(self, token: str) -> dict[str, Any]:
+        if self._jwks is not None:
+            key: Any = self._jwks.get_signing_key_from_jwt(token).key
+        else:
+            assert self._settings.jwt_secret is not None
+            key = self._settings.jwt_secret.get_secret_value()
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[self._settings.jwt_algorithm],
+            audience=self._settings.jwt_audience,
+            issuer=self._settings.jwt_issuer,
+            options={"require": ["exp", "iss", "aud"]},
+        )
+
+
+def _token_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope", claims.get("scp", ""))
+    return frozenset(scope.split() if isinstance(scope, str) else scope)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def authorize(
+    headers: Mapping[str, str], route_key: str, verifier: TokenVerifier, apikeys: ApiKeyStore
+) -> Decision:
+    needed = ROUTE_SCOPES.get(route_key)
+    if needed is None:
+        return _deny(403, f"Route {route_key} is not open to any scope")
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        identity = _from_bearer(authorization, verifier)
+    elif "x-dynamo-tenant-id" in headers or "x-dynamo-api-key" in headers:
+        identity = _from_api_key(headers.get("x-dynamo-tenant-id", ""), headers.get("x-dynamo-api-key", ""), apikeys)
+    else:
+        return _deny(
+            401, "Missing credentials: send 'Authorization: Bearer <token>' or the x-dynamo-tenant-id and x-dynamo-api-key headers"
+        )
+    if not identity.allowed:
+        return identity
+    if needed not in identity.scopes:
+        return _deny(403, f"This call needs the scope {needed}")
+    return identity
+
+
+def _from_bearer(authorization: str, verifier: TokenVerifier) -> Decision:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _deny(401, "The Authorization header must be 'Bearer <token>'")
+    try:
+        claims = verifier.claims(token.strip())
+    except jwt.PyJWKClientConnectionError:
+        raise
+    except jwt.ExpiredSignatureError:
+        return _deny(401, "The token has expired")
+    except (jwt.PyJWTError, jwt.PyJWKClientError) as error:
+        return _deny(401, f"The token is not valid: {error}")
+    tenant = str(claims.get("tenant", ""))
+    if not TENANT_PATTERN.match(tenant):
+        return _deny(401, "The token names no valid tenant")
+    return Decision(
+        allowed=True, tenant=tenant, principal=str(claims.get("sub", "")), scopes=_token_scopes(claims)
+    )
+
+
+def _from_api_key(tenant: str, api_key: str, apikeys: ApiKeyStore) -> Decision:
+    key_id, _, secret = api_key.partition(".")
+    if not TENANT_PATTERN.match(tenant) or not key_id or not secret:
+        return _deny(401, "The tenant id or API key is not valid")
+    stored = apikeys.secret_hash(tenant, key_id)
+    # Compare even when the key is unknown, so timing does not tell which part was wrong.
+    if not hmac.compare_digest(stored or "0" * 64, _hash(secret)) or stored is None:
+        return _deny(401, "The tenant id or API key is not valid")
+    return Decision(allowed=True, tenant=tenant, principal=f"apikey:{key_id}", scopes=API_KEY_SCOPES)
+
+
+def create_api_key(tenant: str, apikeys: ApiKeyStore | None = None) -> str:
+    """Issue a key for `tenant`: `<key id>.<secret>`, shown once; only the secret's hash is kept."""
+    if not TENANT_PATTERN.match(tenant):
+        raise ValueError(f"not a valid tenant id: {tenant!r}")
+    if apikeys is None:
+        from tasklane.storage import get_backends
+
+        apikeys = get_backends().apikeys
+    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    apikeys.put(tenant, key_id, _hash(secret), iso(now()))
+    return f"{key_id}.{secret}"

@@ -1,0 +1,184 @@
+"""Batches: one DAP for up to 1,000 param sets.
+
+Accepting is two-phase so that a client gets either 202 and every task runs, or an error and none does:
+the batch is written as Accepting, its messages are sent, then it flips to Accepted. Workers run tasks
+of Accepted batches only; a failure part-way flips it to Rejected and refunds the license units.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from tasklane.domain import licensing, status, templates
+from tasklane.domain.integrations import require_supported
+from tasklane.models.api import (
+    BatchAccepted,
+    BatchData,
+    BatchProgress,
+    BatchStatus,
+    BatchTaskSpec,
+    BatchTaskSummary,
+    PostBatchRequest,
+    TaskBody,
+    TaskStatus,
+)
+from tasklane.models.errors import BadRequest, NotFound, ServiceUnavailable, detail, parse
+from tasklane.models.records import (
+    STATUS_TTL_SECONDS,
+    TASKS_PER_MESSAGE,
+    BatchRecord,
+    BatchState,
+    TaskMessage,
+    TaskState,
+)
+from tasklane.storage import Backends
+from tasklane.timeutil import epoch, iso, now
+
+logger = Logger(child=True)
+
+
+def merge_part_params(tasks: list[BatchTaskSpec], parts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each task's params with its partParams applied in order; a later part replaces the whole value."""
+    problems = []
+    merged = []
+    for i, task in enumerate(tasks):
+        params = dict(task.params)
+        for j, link in enumerate(task.partParams):
+            if link.partName not in parts:
+                problems.append(
+                    detail(
+                        f"tasks[{i}].partParams[{j}].partName",
+                        f"no JSON part named 'param.{link.partName}' was posted",
+                        "unknown_part",
+                    )
+                )
+                continue
+            params[link.paramName] = parts[link.partName]
+        merged.append(params)
+    if problems:
+        raise BadRequest("partParams name parts that were not posted", problems)
+    return merged
+
+
+def submit(backends: Backends, tenant: str, body: TaskBody) -> BatchAccepted:
+    if body.dap is None:
+        request = parse(PostBatchRequest, body.data)
+        data: BatchData = request
+        reference: str | None = request.template
+    else:
+        data = parse(BatchData, body.data, "data")
+        reference = None
+    require_supported(data.integration)
+    params = merge_part_params(data.tasks, body.parts)
+    template = templates.choose(backends, tenant, reference, body.dap)
+
+    moment = now()
+    reservation = licensing.reserve(backends, tenant, len(params), moment)
+    batch = BatchRecord(
+        tenant=tenant,
+        batch_id=uuid.uuid4().hex,
+        state=BatchState.ACCEPTING,
+        template_id=template.id,
+        input_key="",
+        task_ids=[str(uuid.uuid4()) for _ in params],
+        posted=iso(moment),
+    )
+    batch.input_key = backends.documents.input_key(tenant, batch.batch_id)
+    written = False
+    try:
+        template.commit(backends, tenant)
+        backends.documents.put_input(batch.input_key, _input_document(batch, params))
+        backends.tasks.put_batch(batch, epoch(moment) + STATUS_TTL_SECONDS)
+        written = True
+        backends.queue.send(_messages(batch))
+        backends.tasks.set_batch_state(tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.ACCEPTED)
+    except Exception as error:
+        logger.exception("batch not accepted, rolling back", extra={"batch_id": batch.batch_id})
+        _roll_back(backends, batch, written, reservation)
+        raise ServiceUnavailable("The batch was not accepted and none of its tasks will run; retry the request") from error
+    return BatchAccepted(id=batch.batch_id, tasks=batch.task_ids, licenseUsage=reservation.units)
+
+
+def _input_document(batch: BatchRecord, params: list[dict[str, Any]]) -> bytes:
+    doc = {"templateId": batch.template_id, "tasks": dict(zip(batch.task_ids, params, strict=True))}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _messages(batch: BatchRecord) -> list[TaskMessage]:
+    ids = batch.task_ids
+    return [
+        TaskMessage(
+            tenant=batch.tenant,
+            batchId=batch.batch_id,
+            taskIds=ids[start : start + TASKS_PER_MESSAGE],
+            templateId=batch.template_id,
+        )
+        for start in range(0, len(ids), TASKS_PER_MESSAGE)
+    ]
+
+
+def _roll_back(backends: Backends, batch: BatchRecord, written: bool, reservation: licensing.Reservation) -> None:
+    # Messages already sent find the batch Rejected (or never Accepted) and run nothing.
+    try:
+        if written:
+            backends.tasks.set_batch_state(batch.tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED)
+        licensing.release(backends, reservation)
+        backends.documents.delete(batch.input_key)
+    except Exception:
+        logger.exception("rollback incomplete", extra={"batch_id": batch.batch_id})
+
+
+def _accepted(backends: Backends, tenant: str, batch_id: str) -> BatchRecord:
+    batch = backends.tasks.get_batch(tenant, batch_id, epoch(now()))
+    if batch is None or batch.state is not BatchState.ACCEPTED:
+        raise NotFound(f"Batch {batch_id} not found")
+    return batch
+
+
+def get(backends: Backends, tenant: str, batch_id: str) -> BatchStatus:
+    batch = _accepted(backends, tenant, batch_id)
+    rows = {row.task_id: row for row in backends.tasks.batch_task_rows(tenant, batch_id)}
+    total = len(batch.task_ids)
+    finished = batch.succeeded + batch.failed
+    completed = finished >= total
+    if completed:
+        message = "Completed"
+    elif batch.started is not None:
+        message = "Started"
+    else:
+        message = "Waiting"
+    summaries = []
+    for task_id in batch.task_ids:
+        row = rows.get(task_id)
+        done = row is not None and row.state is TaskState.COMPLETED
+        summaries.append(BatchTaskSummary(id=task_id, completed=done, errors=bool(done and row and row.errors)))
+    ends = [row.end for row in rows.values() if row.end]
+    return BatchStatus(
+        postDateTime=batch.posted,
+        completed=completed,
+        completedDateTime=max(ends) if completed and ends else None,
+        errors=batch.failed > 0,
+        statusMessage=message,
+        tasks=summaries,
+        progress=BatchProgress(
+            total=total,
+            queued=max(total - batch.running - finished, 0),
+            running=batch.running,
+            completed=batch.succeeded,
+            failed=batch.failed,
+        ),
+    )
+
+
+def get_task(backends: Backends, tenant: str, batch_id: str, task_id: str) -> TaskStatus:
+    record = backends.tasks.get_task(tenant, batch_id, task_id, epoch(now()))
+    if record is None:
+        batch = _accepted(backends, tenant, batch_id)
+        if task_id not in batch.task_ids:
+            raise NotFound(f"Task {task_id} not found in batch {batch_id}")
+        record = status.queued(tenant, task_id, batch_id)
+    return status.task_status(record, backends.documents)

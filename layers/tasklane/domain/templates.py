@@ -1,0 +1,99 @@
+"""The template cache: DAPs stored under a content hash, so the same bytes always get the same id."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+
+from tasklane.dap import Dap, DapError, load_dap
+from tasklane.models.api import TemplateInfo
+from tasklane.models.errors import BadRequest, NotFound, PayloadTooLarge, detail
+from tasklane.storage import Backends
+from tasklane.timeutil import iso, now
+
+MAX_DAP_BYTES = 5 * 1024 * 1024
+_TEMPLATE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def check(data: bytes) -> Dap:
+    """Validate an uploaded DAP (untrusted bytes) without storing anything."""
+    if len(data) > MAX_DAP_BYTES:
+        raise PayloadTooLarge(f"The DAP is larger than {MAX_DAP_BYTES} bytes")
+    try:
+        return load_dap(data)
+    except DapError as error:
+        raise BadRequest(f"Invalid DAP: {error.message}", [detail("template", e) for e in error.errors]) from error
+
+
+def template_id(dap: Dap) -> str:
+    return dap.sha256[:32]
+
+
+def store(backends: Backends, tenant: str, dap: Dap, data: bytes) -> TemplateInfo:
+    backends.documents.put_template(tenant, template_id(dap), data, dap.name, dap.sha256)
+    return TemplateInfo(id=template_id(dap), name=dap.name, sha256=dap.sha256, size=len(data), uploadedDateTime=iso(now()))
+
+
+def upload(backends: Backends, tenant: str, data: bytes) -> TemplateInfo:
+    return store(backends, tenant, check(data), data)
+
+
+def describe(backends: Backends, tenant: str, template_id: str) -> TemplateInfo:
+    found = backends.documents.head_template(tenant, template_id) if _TEMPLATE_ID.match(template_id) else None
+    if found is None:
+        raise NotFound(f"Template {template_id} not found")
+    return TemplateInfo(
+        id=found.template_id, name=found.name, sha256=found.sha256, size=found.size, uploadedDateTime=iso(found.uploaded)
+    )
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """The template a task runs: one already cached, or one embedded in the request, stored on commit."""
+
+    id: str
+    embedded: tuple[Dap, bytes] | None = None
+
+    def commit(self, backends: Backends, tenant: str) -> None:
+        if self.embedded is not None:
+            store(backends, tenant, *self.embedded)
+
+
+def choose(backends: Backends, tenant: str, reference: str | None, embedded: bytes | None) -> TemplateChoice:
+    if embedded is not None:
+        dap = check(embedded)
+        return TemplateChoice(id=template_id(dap), embedded=(dap, embedded))
+    assert reference is not None
+    if not _TEMPLATE_ID.match(reference) or backends.documents.head_template(tenant, reference) is None:
+        raise BadRequest(
+            f"Unknown template {reference!r}",
+            [detail("template", "no template with this id: upload it with POST /v1/templates", "not_found")],
+        )
+    return TemplateChoice(id=reference)
+
+
+class DapCache:
+    """Parsed DAPs per worker container. Ids are content hashes, so an entry never goes stale."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._entries: OrderedDict[tuple[str, str], Dap] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def load(self, backends: Backends, tenant: str, template_id: str) -> Dap | None:
+        key = (tenant, template_id)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        data = backends.documents.get_template(tenant, template_id)
+        if data is None:
+            return None
+        dap = load_dap(data)
+        with self._lock:
+            self._entries[key] = dap
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return dap

@@ -1,0 +1,143 @@
+"""`tasklane`: run the local stack and get credentials for it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+
+from tasklane.local import devkeys
+from tasklane.local.aws import FAKE_CREDENTIALS
+from tasklane.local.environ import EnvironmentPatch
+from tasklane.local.lambda_runtime import EnvironmentConflict, HandlerNotFound
+from tasklane.local.references import UnresolvableReference
+from tasklane.local.stack import LocalStack, default_state_dir, read_state
+from tasklane.local.template import TemplateError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tasklane", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="serve template.yaml locally (moto for AWS)")
+    local.add_argument("--port", type=int, default=3000)
+    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--template", type=Path, default=Path("template.yaml"))
+    local.add_argument("--no-worker", action="store_true", help="leave the task queue unpolled")
+
+    token = commands.add_parser("token", help="print a dev JWT the local authorizer accepts")
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--scope", action="append", required=True, dest="scopes")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds")
+
+    apikey = commands.add_parser("apikey", help="API keys in the running local stack")
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)
+    create = apikey_commands.add_parser("create", help="create an API key for a tenant")
+    create.add_argument("--tenant", required=True)
+    return parser
+
+
+@contextlib.contextmanager
+def _stop_requested() -> Iterator[threading.Event]:
+    """An event Ctrl-C or SIGTERM sets, instead of KeyboardInterrupt mid-shutdown."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_local(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with _stop_requested() as stop:
+        try:
+            stack = LocalStack(
+                args.template, port=args.port, host=args.host, start_worker=not args.no_worker
+            ).start()
+        except (
+            OSError,
+            TemplateError,
+            UnresolvableReference,
+            EnvironmentConflict,
+            HandlerNotFound,
+        ) as error:
+            # A busy port or a template the local stack cannot run: no traceback needed.
+            print(f"tasklane local: {error}", file=sys.stderr)
+            return 1
+        with stack:
+            print(f"tasklane API:       {stack.url}")
+            print(f"AWS (moto) at:      {stack.aws_endpoint}  (set AWS_ENDPOINT_URL to use it)")
+            print(f"State:              {stack.state_dir}")
+            print("Credentials:")
+            print("  tasklane token --tenant <tenant> --scope <scope>   # bearer token")
+            print("  tasklane apikey create --tenant <tenant>           # API key")
+            print("Ctrl-C to stop.", flush=True)
+            stop.wait()
+    print("stopped", flush=True)
+    return 0
+
+
+def run_token(args: argparse.Namespace) -> int:
+    print(devkeys.issue_token(args.tenant, args.scopes, default_state_dir(), ttl_seconds=args.ttl))
+    return 0
+
+
+def run_apikey_create(args: argparse.Namespace) -> int:
+    state = read_state()
+    if state is None:
+        print("the local stack is not running: start it with `tasklane local`", file=sys.stderr)
+        return 1
+    import botocore.exceptions
+
+    environ = EnvironmentPatch()
+    try:
+        environ.set_default(FAKE_CREDENTIALS)
+        # The stack's region too: moto keeps each region's resources apart.
+        environ.set(
+            {
+                **state["environment"],
+                "AWS_ENDPOINT_URL": state["aws_endpoint"],
+                "AWS_DEFAULT_REGION": state["region"],
+                "AWS_REGION": state["region"],
+            }
+        )
+        # Imported only now: domain code may read its configuration at import.
+        from tasklane.domain.auth import create_api_key
+
+        key = create_api_key(args.tenant)
+    except botocore.exceptions.EndpointConnectionError:
+        print(
+            f"the local stack is not running (nothing at {state['aws_endpoint']}); "
+            f"remove {default_state_dir() / 'local.json'} or start `tasklane local`",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        environ.restore()
+    print(key)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "local":
+        return run_local(args)
+    if args.command == "token":
+        return run_token(args)
+    return run_apikey_create(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,497 @@
+"""API Gateway HTTP API, payload format 2.0, for the routes in template.yaml.
+
+`Gateway.handle` works in-process (tests call it directly, no socket); `GatewayServer`
+puts the same gateway behind a stdlib threaded HTTP server.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tasklane.local.identity import ACCOUNT_ID, API_ID, DEFAULT_REGION
+from tasklane.local.lambda_runtime import Invocable
+from tasklane.local.template import Authorizer, HttpRoute
+
+logger = logging.getLogger(__name__)
+
+# AWS: API Gateway's payload limit is 10 MB.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# AWS: HTTP APIs pass these request bodies as text and base64-encode everything else.
+TEXT_CONTENT_TYPES = frozenset(
+    {"application/json", "application/xml", "application/x-www-form-urlencoded"}
+)
+
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class LocalResponse:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+    cookies: tuple[str, ...] = ()  # one Set-Cookie header each
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def json_response(status: int, payload: Any) -> LocalResponse:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return LocalResponse(status, {"content-type": "application/json"}, body)
+
+
+def _not_found() -> LocalResponse:
+    # AWS: an HTTP API answers an unknown route, or a known path with another method, so.
+    return json_response(404, {"message": "Not Found"})
+
+
+def _internal_error() -> LocalResponse:
+    # AWS: what API Gateway answers when the integration or the authorizer fails.
+    return json_response(500, {"message": "Internal Server Error"})
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: HttpRoute
+    path_parameters: dict[str, str]
+
+
+def _segment_rank(segment: str) -> int:
+    if segment.startswith("{") and segment.endswith("+}"):
+        return 2
+    if segment.startswith("{") and segment.endswith("}"):
+        return 1
+    return 0
+
+
+class RouteMatcher:
+    """Pick the route API Gateway would: the most specific path, then the exact method."""
+
+    def __init__(self, routes: Iterable[HttpRoute]) -> None:
+        routes = list(routes)
+        self._routes = [r for r in routes if r.path != "$default"]
+        self._default = next((r for r in routes if r.path == "$default"), None)
+
+    def match(self, method: str, path: str) -> RouteMatch | None:
+        # AWS: API Gateway drops a trailing slash before matching.
+        if path != "/" and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+        segments = path.split("/")[1:]
+        candidates = []
+        for route in self._routes:
+            if route.method not in (method, "ANY"):
+                continue
+            captured = self._capture(route.path.split("/")[1:], segments)
+            if captured is not None:
+                # AWS: literal segments beat {param}, which beats {proxy+}, left to right;
+                # on a tie an exact method beats ANY.
+                rank = [_segment_rank(s) for s in route.path.split("/")[1:]]
+                candidates.append((rank, route.method == "ANY", route, captured))
+        if candidates:
+            _, _, route, captured = min(candidates, key=lambda c: (c[0], c[1]))
+            return RouteMatch(route, captured)
+        if self._default is not None:
+            return RouteMatch(self._default, {})
+        return None
+
+    @staticmethod
+    def _capture(pattern: list[str], segments: list[str]) -> dict[str, str] | None:
+        captured: dict[str, str] = {}
+        for index, part in enumerate(pattern):
+            if _segment_rank(part) == 2:
+                rest = segments[index:]
+                if not rest or rest == [""]:
+                    return None
+                captured[part[1:-2]] = unquote("/".join(rest))
+                return captured
+            if index >= len(segments):
+                return None
+            if _segment_rank(part) == 1:
+                if not segments[index]:
+                    return None
+                captured[part[1:-1]] = unquote(segments[index])
+            elif part != unquote(segments[index]):
+                return None
+        return captured if len(pattern) == len(segments) else None
+
+
+def _is_text(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return (
+        media_type.startswith("text/")
+        or media_type in TEXT_CONTENT_TYPES
+        or media_type.endswith("+json")
+    )
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request as API Gateway sees it, before it becomes an event."""
+
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: dict[str, str]  # lower-case names, duplicates joined with ","
+    cookies: list[str]
+    body: bytes
+    source_ip: str
+    request_id: str = field(default_factory=lambda: base64.b64encode(os.urandom(10)).decode())
+
+    @classmethod
+    def parse(
+        cls, method: str, path_with_query: str, headers: Headers, body: bytes, source_ip: str
+    ) -> HttpRequest:
+        if path_with_query.startswith(("http://", "https://")):
+            # An absolute-form request target, as proxies send.
+            path_with_query = urlsplit(path_with_query)._replace(scheme="", netloc="").geturl()
+        raw_path, _, raw_query = path_with_query.split("#", 1)[0].partition("?")
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        joined: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in pairs:
+            name = name.lower()
+            if name == "cookie":
+                # AWS: payload 2.0 moves cookies out of the headers into `cookies`.
+                cookies.extend(c.strip() for c in value.split(";") if c.strip())
+                continue
+            # AWS: payload 2.0 joins duplicate headers with commas.
+            joined[name] = f"{joined[name]},{value}" if name in joined else value
+        return cls(method.upper(), raw_path or "/", raw_query, joined, cookies, body, source_ip)
+
+
+class EventBuilder:
+    """Build the payload 2.0 events API Gateway sends to handlers and authorizers."""
+
+    def __init__(self, region: str = DEFAULT_REGION, clock: Any = time.time) -> None:
+        self._region = region
+        self._clock = clock
+
+    def _query_parameters(self, raw_query: str) -> dict[str, str]:
+        parameters: dict[str, str] = {}
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            # AWS: payload 2.0 joins duplicate query parameters with commas.
+            parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
+        return parameters
+
+    def _request_context(self, request: HttpRequest, route: HttpRoute) -> dict[str, Any]:
+        now = self._clock()
+        domain_name = request.headers.get("host", "localhost").split(":")[0]
+        return {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": domain_name,
+            "domainPrefix": domain_name.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": request.source_ip,
+                "userAgent": request.headers.get("user-agent", ""),
+            },
+            "requestId": request.request_id,
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": datetime.fromtimestamp(now, tz=UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now * 1000),
+        }
+
+    def _common(self, request: HttpRequest, match: RouteMatch) -> dict[str, Any]:
+        # AWS: fields with nothing to carry (cookies, query, path parameters) are left out.
+        event: dict[str, Any] = {
+            "routeKey": match.route.route_key,
+            "rawPath": request.raw_path,
+            "rawQueryString": request.raw_query,
+            "headers": dict(request.headers),
+        }
+        if request.cookies:
+            event["cookies"] = list(request.cookies)
+        query = self._query_parameters(request.raw_query)
+        if query:
+            event["queryStringParameters"] = query
+        if match.path_parameters:
+            event["pathParameters"] = dict(match.path_parameters)
+        return event
+
+    def handler_event(
+        self, request: HttpRequest, match: RouteMatch, authorizer_context: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        event = {"version": "2.0", **self._common(request, match)}
+        context = self._request_context(request, match.route)
+        if authorizer_context is not None:
+            context["authorizer"] = {"lambda": dict(authorizer_context)}
+        event["requestContext"] = context
+        event["isBase64Encoded"] = False
+        if request.body:
+            text = None
+            if _is_text(request.headers.get("content-type", "")):
+                try:
+                    text = request.body.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = None
+            if text is not None:
+                event["body"] = text
+            else:
+                # AWS: binary (and untyped) bodies reach the handler base64-encoded.
+                event["body"] = base64.b64encode(request.body).decode("ascii")
+                event["isBase64Encoded"] = True
+        return event
+
+    def authorizer_event(self, request: HttpRequest, match: RouteMatch) -> dict[str, Any]:
+        # AWS: a 2.0 REQUEST authorizer gets the request without its body, plus the
+        # route's ARN; the template sets no identity source, so identitySource is empty.
+        return {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": (
+                f"arn:aws:execute-api:{self._region}:{ACCOUNT_ID}:{API_ID}/$default/"
+                f"{request.method}{request.raw_path}"
+            ),
+            "identitySource": [],
+            **self._common(request, match),
+            "requestContext": self._request_context(request, match.route),
+        }
+
+
+def _deny_response(context: Mapping[str, Any]) -> LocalResponse:
+    # AWS: API Gateway answers every simple-response denial with 403 {"message":"Forbidden"};
+    # the local stack reports the authorizer's status and reason so developers see why.
+    status = context.get("status")
+    return json_response(
+        status if status in (401, 403) else 403,
+        {"message": context.get("message", "Forbidden"), "errors": []},
+    )
+
+
+class LambdaAuthorizer:
+    """A Lambda authorizer with payload 2.0 and simple responses."""
+
+    def __init__(self, authorizer: Authorizer, function: Invocable) -> None:
+        if authorizer.payload_version != "2.0" or not authorizer.simple_responses:
+            raise ValueError(
+                f"{authorizer.name}: the local gateway runs payload 2.0 authorizers with "
+                "simple responses only"
+            )
+        self._function = function
+
+    def authorize(self, event: Mapping[str, Any]) -> dict[str, Any] | LocalResponse:
+        """The context to pass on, or the response that ends the request."""
+        try:
+            result = self._function.invoke(event)
+        except Exception:
+            logger.exception("authorizer failed")
+            return _internal_error()
+        if not isinstance(result, dict) or not isinstance(result.get("isAuthorized"), bool):
+            logger.error("authorizer returned %r, not {'isAuthorized': bool, ...}", result)
+            return _internal_error()
+        context = result.get("context") or {}
+        if not isinstance(context, dict):
+            logger.error("authorizer context must be an object, got %r", context)
+            return _internal_error()
+        return context if result["isAuthorized"] else _deny_response(context)
+
+
+def to_local_response(result: Any) -> LocalResponse:
+    """A handler's payload 2.0 result as an HTTP response; ValueError when malformed."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        # AWS: a 2.0 result without statusCode is the body of a 200 JSON response.
+        body = result if isinstance(result, str) else json.dumps(result)
+        return LocalResponse(200, {"content-type": "application/json"}, body.encode())
+    try:
+        status = int(result["statusCode"])
+        headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            joined = ",".join(str(v) for v in values)
+            name = str(name).lower()
+            headers[name] = f"{headers[name]},{joined}" if name in headers else joined
+        cookies = tuple(str(c) for c in result.get("cookies") or ())
+        body = result.get("body") or ""
+        if not isinstance(body, str):
+            raise ValueError(f"body must be a string, got {type(body).__name__}")
+        raw = (
+            base64.b64decode(body, validate=True)
+            if result.get("isBase64Encoded")
+            else body.encode()
+        )
+    except (TypeError, AttributeError, binascii.Error) as error:
+        raise ValueError(f"malformed handler response: {error}") from error
+    return LocalResponse(status, headers, raw, cookies)
+
+
+class Gateway:
+    """Route, authorize, build the event, invoke, turn the result into a response."""
+
+    def __init__(
+        self,
+        routes: Iterable[HttpRoute],
+        functions: Mapping[str, Invocable],
+        events: EventBuilder | None = None,
+    ) -> None:
+        routes = list(routes)
+        self._matcher = RouteMatcher(routes)
+        self._events = events or EventBuilder()
+        self._functions = dict(functions)
+        self._authorizers: dict[str, LambdaAuthorizer] = {}
+        for route in routes:
+            if route.function_id not in self._functions:
+                raise ValueError(f"{route.route_key}: function {route.function_id} is not loaded")
+            if route.authorizer is not None and route.authorizer.name not in self._authorizers:
+                function = self._functions.get(route.authorizer.function_id)
+                if function is None:
+                    raise ValueError(
+                        f"authorizer function {route.authorizer.function_id} is not loaded"
+                    )
+                self._authorizers[route.authorizer.name] = LambdaAuthorizer(
+                    route.authorizer, function
+                )
+
+    def handle(
+        self,
+        method: str,
+        path_with_query: str,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        source_ip: str = "127.0.0.1",
+    ) -> LocalResponse:
+        request = HttpRequest.parse(method, path_with_query, headers or {}, body, source_ip)
+        response = self._respond(request)
+        # AWS: HTTP APIs tag every response with the request id.
+        response.headers.setdefault("apigw-requestid", request.request_id)
+        return response
+
+    def _respond(self, request: HttpRequest) -> LocalResponse:
+        # AWS: routing comes first; an unknown route never reaches the authorizer.
+        match = self._matcher.match(request.method, request.raw_path)
+        if match is None:
+            return _not_found()
+        authorizer_context = None
+        if match.route.authorizer is not None:
+            authorizer = self._authorizers[match.route.authorizer.name]
+            outcome = authorizer.authorize(self._events.authorizer_event(request, match))
+            if isinstance(outcome, LocalResponse):
+                return outcome
+            authorizer_context = outcome
+        event = self._events.handler_event(request, match, authorizer_context)
+        try:
+            result = self._functions[match.route.function_id].invoke(event)
+            return to_local_response(result)
+        except Exception:
+            logger.exception("%s failed (request %s)", match.route.function_id, request.request_id)
+            return _internal_error()
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _GatewayRequestHandler(BaseHTTPRequestHandler):
+    """Bytes in, Gateway.handle, bytes out; nothing else happens here."""
+
+    protocol_version = "HTTP/1.1"
+    server: _GatewayHTTPServer
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+        except _BodyTooLarge:
+            # The unread body is still on the socket: answer, then drop the connection.
+            self.close_connection = True
+            self._send(json_response(413, {"message": "Request Entity Too Large"}))
+            return
+        except ValueError:
+            self.close_connection = True
+            self._send(json_response(400, {"message": "Bad Request"}))
+            return
+        response = self.server.gateway.handle(
+            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+        )
+        self._send(response)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("content-length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if False:
+            raise _BodyTooLarge
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _send(self, response: LocalResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            if name not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        for cookie in response.cookies:
+            self.send_header("set-cookie", cookie)
+        self.send_header("content-length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.info("%s %s", self.address_string(), format % args)
+
+
+class _GatewayHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+        self.gateway = gateway
+        super().__init__(address, _GatewayRequestHandler)
+
+
+class GatewayServer:
+    """The gateway on a socket; port 0 picks a free one."""
+
+    def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 3000) -> None:
+        self._server = _GatewayHTTPServer((host, port), gateway)
+        # A short poll interval: stop() waits up to one interval for the loop to notice.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="tasklane-gateway",
+            daemon=True,
+        )
+        bound_host, bound_port = self._server.server_address[:2]
+        self.url = f"http://{bound_host!s}:{bound_port}"
+
+    def start(self) -> str:
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()

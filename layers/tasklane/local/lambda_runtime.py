@@ -1,0 +1,193 @@
+"""Load handlers from their CodeUri and call them with a Lambda-like context."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any, Protocol
+
+from tasklane.local.identity import ACCOUNT_ID, DEFAULT_REGION
+from tasklane.local.template import Function
+
+Clock = Callable[[], float]
+Handler = Callable[[dict[str, Any], "LambdaContext"], Any]
+
+
+class Invocable(Protocol):
+    """What the gateway and the worker need from a function."""
+
+    def invoke(self, event: Mapping[str, Any]) -> Any: ...
+
+
+class EnvironmentConflict(ValueError):
+    """Two functions need the same variable to hold different values in one process."""
+
+
+class HandlerNotFound(ImportError):
+    pass
+
+
+def physical_function_name(logical_id: str, prefix: str = "tasklane") -> str:
+    return f"{prefix}-{logical_id}"
+
+
+class LambdaContext:
+    """The attributes handlers and Powertools read from Lambda's context object."""
+
+    def __init__(
+        self,
+        function_name: str,
+        memory_limit_in_mb: int,
+        timeout_seconds: int,
+        region: str = DEFAULT_REGION,
+        clock: Clock = time.time,
+    ) -> None:
+        self._clock = clock
+        self._deadline_ms = clock() * 1000 + timeout_seconds * 1000
+        self.function_name = function_name
+        # AWS: without versions or aliases, Lambda runs $LATEST.
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        # AWS: streams are named <date>/[<version>]<instance id>.
+        day = datetime.fromtimestamp(clock(), tz=UTC).strftime("%Y/%m/%d")
+        self.log_stream_name = f"{day}/[$LATEST]{uuid.uuid4().hex}"
+        # Only set for the mobile SDK.
+        self.identity = None
+        self.client_context = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        # AWS: Lambda counts down from the function's Timeout; it never goes below zero.
+        return max(0, int(self._deadline_ms - self._clock() * 1000))
+
+
+def load_handler(function: Function) -> Handler:
+    """Import the handler's file as a fresh module, as Lambda's cold start does."""
+    module_path, _, attribute = function.handler.rpartition(".")
+    if not module_path or not attribute:
+        raise HandlerNotFound(f"{function.logical_id}: Handler must look like module.function")
+    source = function.code_uri.joinpath(*module_path.split(".")).with_suffix(".py")
+    if not source.is_file():
+        raise HandlerNotFound(f"{function.logical_id}: {source} does not exist")
+    # Lambda puts CodeUri on sys.path and imports `app`; ten functions share this process,
+    # so each gets its own module name and nothing is added to sys.path.
+    module_name = f"tasklane_fn_{function.logical_id}"
+    spec = importlib.util.spec_from_file_location(module_name, source)
+    assert spec is not None and spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise HandlerNotFound(f"{function.logical_id}: {source} has no callable {attribute}")
+    return handler  # type: ignore[no-any-return]
+
+
+def unload_handler(function: Function) -> None:
+    sys.modules.pop(f"tasklane_fn_{function.logical_id}", None)
+
+
+class LocalFunction:
+    """One function: its handler, and an invoke that behaves like Lambda's."""
+
+    def __init__(
+        self,
+        function: Function,
+        handler: Handler,
+        region: str = DEFAULT_REGION,
+        clock: Clock = time.time,
+    ) -> None:
+        self.function = function
+        self.name = physical_function_name(function.logical_id)
+        self._handler = handler
+        self._region = region
+        self._clock = clock
+
+    def invoke(self, event: Mapping[str, Any]) -> Any:
+        """Call the handler; its exceptions propagate, as an Unhandled error would."""
+        context = LambdaContext(
+            self.name,
+            self.function.memory_size,
+            self.function.timeout,
+            region=self._region,
+            clock=self._clock,
+        )
+        # AWS: Lambda hands the handler a freshly parsed JSON event and serializes what it
+        # returns; round-tripping keeps handlers from sharing objects with the caller and
+        # turns a non-JSON result into an error here, as in Lambda.
+        result = self._handler(json.loads(json.dumps(event)), context)
+        return json.loads(json.dumps(result))
+
+
+def merge_environments(environments: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """One os.environ for every function; refuse when two would need different values."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    conflicts = []
+    for function_id, variables in environments.items():
+        for name, value in variables.items():
+            if name in merged and merged[name] != value:
+                conflicts.append(
+                    f"{name}: {owner[name]} sets {merged[name]!r}, {function_id} sets {value!r}"
+                )
+                continue
+            merged.setdefault(name, value)
+            owner.setdefault(name, function_id)
+    if conflicts:
+        raise EnvironmentConflict(
+            "functions share one process locally, so they must agree on environment variables: "
+            + "; ".join(conflicts)
+        )
+    return merged
+
+
+class LambdaRuntime:
+    """Every function of the template, loaded once the environment is in place."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, Function],
+        region: str = DEFAULT_REGION,
+        clock: Clock = time.time,
+    ) -> None:
+        self._functions = dict(functions)
+        self._region = region
+        self._clock = clock
+        self._loaded: dict[str, LocalFunction] = {}
+
+    def load(self) -> LambdaRuntime:
+        # Handlers read their configuration at import (cold start): os.environ must already
+        # hold the resolved environment.
+        try:
+            for logical_id, function in self._functions.items():
+                self._loaded[logical_id] = LocalFunction(
+                    function, load_handler(function), self._region, self._clock
+                )
+        except BaseException:
+            self.unload()
+            raise
+        return self
+
+    def __getitem__(self, logical_id: str) -> LocalFunction:
+        return self._loaded[logical_id]
+
+    @property
+    def functions(self) -> dict[str, LocalFunction]:
+        return dict(self._loaded)
+
+    def unload(self) -> None:
+        for function in self._functions.values():
+            unload_handler(function)
+        self._loaded.clear()

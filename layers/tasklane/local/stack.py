@@ -1,0 +1,171 @@
+"""The whole local stack: moto, resources, environment, handlers, gateway, workers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tasklane.local import devkeys
+from tasklane.local.aws import LocalAws
+from tasklane.local.environ import EnvironmentPatch
+from tasklane.local.gateway import EventBuilder, Gateway, GatewayServer
+from tasklane.local.lambda_runtime import LambdaRuntime, merge_environments
+from tasklane.local.template import Template, load_template
+from tasklane.local.worker import SqsEventSource
+
+STATE_FILE = "local.json"
+
+
+def default_state_dir() -> Path:
+    return Path.cwd() / ".tasklane"
+
+
+def read_state(state_dir: str | Path | None = None) -> dict[str, Any] | None:
+    """What a running stack published for other commands, or None when none runs."""
+    path = Path(state_dir or default_state_dir()) / STATE_FILE
+    if not path.exists():
+        return None
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return state
+
+
+class LocalStack:
+    """template.yaml served from this process; use as a context manager."""
+
+    def __init__(
+        self,
+        template_path: str | Path,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        parameter_overrides: Mapping[str, str] | None = None,
+        start_worker: bool = True,
+        state_dir: str | Path | None = None,
+    ) -> None:
+        self.template: Template = load_template(template_path)
+        self._port = port
+        self._host = host
+        self._overrides = dict(parameter_overrides or {})
+        self._start_worker = start_worker
+        self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
+        self._exit = contextlib.ExitStack()
+        self._started = False
+        self.url = ""
+        self.aws_endpoint = ""
+        self.resources: dict[str, str] = {}
+        self.environment: dict[str, str] = {}
+        self.aws: LocalAws | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.gateway: Gateway | None = None
+        self.workers: list[SqsEventSource] = []
+
+    def _parameter_values(self, jwks_url: str) -> dict[str, str]:
+        # Dev issuer settings only for the parameters this template declares; explicit
+        # overrides win. Parameters left out (DefaultMonthlyQuota) take their Default.
+        dev = {
+            name: value
+            for name, value in devkeys.dev_parameters(jwks_url).items()
+            if name in self.template.parameters
+        }
+        return {**dev, **self._overrides}
+
+    def start(self) -> LocalStack:
+        """Start everything; a no-op when already started, so `with stack.start():` works."""
+        if self._started:
+            return self
+        self._started = True
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        # Loopback whatever --host says: only this process fetches the keys.
+        jwks = devkeys.JwksServer(self.state_dir)
+        self._exit.callback(jwks.stop)
+        jwks_url = jwks.start()
+
+        aws = self._exit.enter_context(LocalAws(self.template, self._parameter_values(jwks_url)))
+        self.aws = aws
+        self.aws_endpoint = aws.endpoint
+        self.resources = aws.resources.physical_ids()
+
+        resolver = aws.resolver
+        self.environment = merge_environments(
+            {
+                lid: resolver.resolve_environment(function.environment)
+                for lid, function in self.template.functions.items()
+            }
+        )
+        environ = EnvironmentPatch()
+        self._exit.callback(environ.restore)
+        environ.set(self.environment)
+
+        # Handlers parse their configuration at import, so they load after the environment.
+        runtime = LambdaRuntime(self.template.functions, region=aws.region).load()
+        self._exit.callback(runtime.unload)
+        self.runtime = runtime
+
+        self.gateway = Gateway(self.template.routes, runtime.functions, EventBuilder(aws.region))
+        server = GatewayServer(self.gateway, self._host, self._port)
+        self._exit.callback(server.stop)
+        self.url = server.start()
+
+        if self._start_worker:
+            for lid, function in self.template.functions.items():
+                for event in function.sqs_events:
+                    worker = SqsEventSource(
+                        runtime[lid],
+                        event,
+                        aws.resources.queues[event.queue_id],
+                        aws.region,
+                        aws.endpoint,
+                    )
+                    self._exit.callback(worker.stop)
+                    worker.start()
+                    self.workers.append(worker)
+
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        path = self.state_dir / STATE_FILE
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        assert self.aws is not None
+        state = {
+            "aws_endpoint": self.aws_endpoint,
+            "url": self.url,
+            "region": self.aws.region,
+            "environment": self.environment,
+        }
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        os.replace(temporary, path)
+        # A stale local.json would send other commands to a dead endpoint.
+        self._exit.callback(path.unlink, missing_ok=True)
+
+    def reset(self) -> None:
+        """Empty every table, bucket and queue (names and URLs stay the same)."""
+        assert self.aws is not None, "start the stack first"
+        self.aws.reset()
+
+    def close(self) -> None:
+        self._exit.close()
+        self.workers.clear()
+        self._started = False
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

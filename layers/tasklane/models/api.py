@@ -1,0 +1,159 @@
+"""Request and response bodies of the task API, field names as Documill Dynamo spells them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_BATCH_TASKS = 1000
+Params = dict[str, Any]
+
+
+@dataclass
+class TaskBody:
+    """A parsed POST body: the JSON data, the embedded DAP if one was posted, the `param.<name>` parts."""
+
+    data: dict[str, Any]
+    dap: bytes | None = None
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SalesforceIntegration(Strict):
+    type: Literal["Salesforce"]
+    sessionID: str = Field(min_length=1)
+    serverURL: str = Field(min_length=1)
+
+
+Integration = Annotated[SalesforceIntegration, Field(discriminator="type")]
+
+
+class TaskData(Strict):
+    """The multipart `data` part of POST /v1/task."""
+
+    params: Params = {}
+    integration: Integration | None = None
+
+
+class PostTaskRequest(TaskData):
+    template: str = Field(min_length=1, max_length=200)
+
+
+class PartParam(Strict):
+    partName: str = Field(min_length=1)
+    paramName: str = Field(min_length=1)
+
+
+class BatchTaskSpec(Strict):
+    params: Params
+    partParams: list[PartParam] = []
+
+
+class BatchData(Strict):
+    """The multipart `data` part of POST /v1/batch."""
+
+    tasks: list[BatchTaskSpec] = Field(min_length=1, max_length=MAX_BATCH_TASKS)
+    integration: Integration | None = None
+
+    @model_validator(mode="after")
+    def _salesforce_needs_record_ids(self) -> BatchData:
+        if self.integration is not None and self.integration.type == "Salesforce":
+            missing = [i for i, t in enumerate(self.tasks) if "id" not in t.params]
+            if missing:
+                raise ValueError(
+                    f"tasks {missing[:10]} lack params.id, which the Salesforce integration requires"
+                )
+        return self
+
+
+class PostBatchRequest(BatchData):
+    template: str = Field(min_length=1, max_length=200)
+
+
+class TemplateInfo(BaseModel):
+    id: str
+    name: str
+    sha256: str
+    size: int
+    uploadedDateTime: str
+
+
+class ApiUsage(BaseModel):
+    term: int
+    termMax: int
+
+
+class Usage(BaseModel):
+    api: ApiUsage
+
+
+class TaskAccepted(BaseModel):
+    taskID: str
+    message: str = "Success"
+    usage: Usage
+
+
+class BatchAccepted(BaseModel):
+    id: str
+    tasks: list[str]
+    message: str = "Success"
+    licenseUsage: int
+
+
+class ResultLink(BaseModel):
+    id: str
+    url: str
+
+
+class LogEntryOut(BaseModel):
+    level: str
+    message: str
+
+
+class TaskStatus(BaseModel):
+    completed: bool
+    errors: bool
+    statusMessage: str
+    statusDescription: str
+    startDateTime: str | None
+    endDateTime: str | None
+    logs: list[LogEntryOut]
+    log: list[LogEntryOut]
+    results: list[str]
+    resultList: list[ResultLink]
+
+
+class BatchTaskSummary(BaseModel):
+    id: str
+    completed: bool
+    errors: bool
+
+
+class BatchProgress(BaseModel):
+    total: int
+    queued: int
+    running: int
+    completed: int
+    failed: int
+
+
+class BatchStatus(BaseModel):
+    postDateTime: str
+    completed: bool
+    completedDateTime: str | None
+    errors: bool
+    statusMessage: str
+    tasks: list[BatchTaskSummary]
+    progress: BatchProgress
+
+
+class LicenseStatus(BaseModel):
+    term: str
+    used: int
+    quota: int
+    remaining: int

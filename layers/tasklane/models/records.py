@@ -1,0 +1,107 @@
+"""What tasklane keeps: task and batch records, queue messages. Storage turns them into items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STATUS_TTL_SECONDS = 24 * 3600
+TASKS_PER_MESSAGE = 10
+
+
+class TaskState(StrEnum):
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+
+
+class BatchState(StrEnum):
+    """A batch is runnable only once ACCEPTED: the commit point of POST /v1/batch."""
+
+    ACCEPTING = "Accepting"
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    id: str
+    key: str
+    filename: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class LogLine:
+    level: str
+    message: str
+
+
+@dataclass
+class TaskRecord:
+    tenant: str
+    task_id: str
+    batch_id: str | None
+    state: TaskState
+    status_message: str
+    errors: bool = False
+    start: str | None = None
+    end: str | None = None
+    logs: list[LogLine] = field(default_factory=list)
+    results: list[StoredResult] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.state is TaskState.COMPLETED
+
+
+@dataclass
+class BatchTaskRow:
+    task_id: str
+    state: TaskState
+    errors: bool
+    end: str | None
+
+
+@dataclass
+class BatchRecord:
+    tenant: str
+    batch_id: str
+    state: BatchState
+    template_id: str
+    input_key: str
+    task_ids: list[str]
+    posted: str
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    started: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """A finished run of one task, ready to be written."""
+
+    task_id: str
+    ok: bool
+    status_message: str
+    logs: list[LogLine]
+    results: list[StoredResult]
+    end: str
+
+
+class TaskMessage(BaseModel):
+    """One SQS message: up to ten task ids of one batch, or one single task with its input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v: int = 1
+    tenant: str
+    batchId: str | None = None
+    taskIds: list[str] = Field(min_length=1, max_length=TASKS_PER_MESSAGE)
+    templateId: str
+    params: dict[str, Any] | None = None
+    integration: dict[str, Any] | None = None

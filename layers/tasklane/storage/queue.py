@@ -1,0 +1,45 @@
+"""SQS: task messages go out ten to a SendMessageBatch call; failed entries are retried."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tasklane.models.records import TaskMessage
+
+_SEND_ATTEMPTS = 4
+
+
+class QueueSendError(RuntimeError):
+    pass
+
+
+class TaskQueue:
+    def __init__(self, client: Any, url: str) -> None:
+        self._sqs = client
+        self._url = url
+
+    def send(self, messages: Sequence[TaskMessage]) -> None:
+        """Send every message or raise: a partial send is reported, never silent."""
+        for start in range(0, len(messages), 10):
+            pending = {str(i): m.model_dump_json() for i, m in enumerate(messages[start : start + 10])}
+            for attempt in range(_SEND_ATTEMPTS):
+                answer = self._sqs.send_message_batch(
+                    QueueUrl=self._url,
+                    Entries=[{"Id": k, "MessageBody": body} for k, body in pending.items()],
+                )
+                failed = answer.get("Failed", [])
+                if any(f.get("SenderFault") for f in failed):
+                    raise QueueSendError(f"SQS refused messages: {failed}")
+                pending = {f["Id"]: pending[f["Id"]] for f in failed}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise QueueSendError(f"{len(pending)} message(s) not sent after {_SEND_ATTEMPTS} attempts")
+
+    def retry_soon(self, receipt_handle: str, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

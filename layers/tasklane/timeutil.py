@@ -1,0 +1,22 @@
+"""Timestamps as the API shows them: ISO 8601, UTC, milliseconds, trailing Z."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def term(moment: datetime) -> str:
+    """The license term: the calendar month, UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m")

@@ -1,0 +1,117 @@
+"""The Lambda authorizer: bearer JWTs (RS256 via JWKS, HS256), Dynamo API keys, scopes per route."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from tasklane.domain import auth
+from tasklane.local.devkeys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, issue_token
+from tests.support import ROOT, event, load_function, serve_file
+from tests.integration.conftest import _clear_caches
+
+HS_SECRET = "s" * 40
+
+
+@pytest.fixture
+def rs256(aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    keys = ensure_dev_keys(tmp_path)
+    monkeypatch.setenv("JWT_ISSUER", DEV_ISSUER)
+    monkeypatch.setenv("JWT_AUDIENCE", DEV_AUDIENCE)
+    with serve_file(keys.jwks_path) as url:
+        monkeypatch.setenv("JWT_JWKS_URL", url)
+        _clear_caches()
+        yield load_function("authorizer").lambda_handler, tmp_path
+
+
+def request(headers: dict[str, str], route_key: str = "POST /v1/task") -> dict[str, Any]:
+    ev = event("authorizer")
+    ev["headers"] = headers
+    ev["routeKey"] = route_key
+    return ev
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def test_valid_token_allows_with_tenant_context(rs256, ctx):
+    handler, state = rs256
+    answer = handler(request(bearer(issue_token("acme", ["tasks:write"], state))), ctx)
+    assert answer["isAuthorized"] is True
+    assert answer["context"]["tenant"] == "acme"
+    assert "tasks:write" in answer["context"]["scopes"]
+
+
+def test_missing_scope_is_403(rs256, ctx):
+    handler, state = rs256
+    answer = handler(request(bearer(issue_token("acme", ["tasks:read"], state))), ctx)
+    assert answer == {"isAuthorized": False, "context": {"status": 403, "message": "This call needs the scope tasks:write"}}
+
+
+def test_read_scope_opens_get_routes(rs256, ctx):
+    handler, state = rs256
+    token = issue_token("acme", ["tasks:read"], state)
+    assert handler(request(bearer(token), "GET /v1/task/{taskId}"), ctx)["isAuthorized"] is True
+
+
+@pytest.mark.parametrize("headers", [{}, {"authorization": "Basic abc"}, {"authorization": "Bearer not.a.jwt"}])
+def test_missing_or_malformed_credentials_are_401(rs256, ctx, headers):
+    handler, _ = rs256
+    answer = handler(request(headers), ctx)
+    assert answer["isAuthorized"] is False and answer["context"]["status"] == 401
+
+
+def test_expired_token_is_401(rs256, ctx):
+    handler, state = rs256
+    token = issue_token("acme", ["tasks:write"], state, now=time.time() - 7200)
+    answer = handler(request(bearer(token)), ctx)
+    assert answer["context"] == {"status": 401, "message": "The token has expired"}
+
+
+def test_bad_signature_is_401(rs256, ctx, tmp_path):
+    handler, _ = rs256
+    other = issue_token("acme", ["tasks:write"], tmp_path / "other")  # another key, same kid scheme
+    answer = handler(request(bearer(other)), ctx)
+    assert answer["isAuthorized"] is False and answer["context"]["status"] == 401
+
+
+def test_wrong_audience_is_401(rs256, ctx):
+    handler, state = rs256
+    token = issue_token("acme", ["tasks:write"], state, audience="someone-else")
+    assert handler(request(bearer(token)), ctx)["context"]["status"] == 401
+
+
+def test_hs256_by_configuration(aws, monkeypatch, ctx):
+    monkeypatch.setenv("JWT_ALGORITHM", "HS256")
+    monkeypatch.setenv("JWT_SECRET", HS_SECRET)
+    _clear_caches()
+    handler = load_function("authorizer").lambda_handler
+    claims = {"iss": "https://issuer.test", "aud": "tasklane", "tenant": "acme", "scope": "tasks:write", "exp": time.time() + 60}
+    good = jwt.encode(claims, HS_SECRET, algorithm="HS256")
+    assert handler(request(bearer(good)), ctx)["isAuthorized"] is True
+    forged = jwt.encode(claims, "x" * 40, algorithm="HS256")
+    assert handler(request(bearer(forged)), ctx)["context"]["status"] == 401
+
+
+def test_api_key_pair_allows_and_wrong_key_is_401(rs256, aws, ctx):
+    handler, _ = rs256
+    key = auth.create_api_key("acme", aws.apikeys)
+    ok = handler(request({"x-dynamo-tenant-id": "acme", "x-dynamo-api-key": key}), ctx)
+    assert ok["isAuthorized"] is True and ok["context"]["tenant"] == "acme"
+    assert aws.apikeys.secret_hash("acme", key.split(".")[0]) not in key  # only a hash is stored
+    wrong = handler(request({"x-dynamo-tenant-id": "acme", "x-dynamo-api-key": key + "x"}), ctx)
+    assert wrong["context"]["status"] == 401
+    other_tenant = handler(request({"x-dynamo-tenant-id": "globex", "x-dynamo-api-key": key}), ctx)
+    assert other_tenant["context"]["status"] == 401
+
+
+def test_every_template_route_has_a_scope():
+    from tasklane.local.template import load_template
+
+    routes = {route.route_key for route in load_template(ROOT / "template.yaml").routes}
+    assert routes == set(auth.ROUTE_SCOPES)

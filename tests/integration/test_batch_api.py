@@ -1,0 +1,222 @@
+"""POST /v1/batch, GET /v1/batch/{id}, GET /v1/batch/{id}/{taskId}, GET /v1/license."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tasklane.domain import templates
+from tasklane.models.records import TaskMessage
+from tests.integration.test_task_api import queued_messages
+from tests.support import body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
+
+NAMES = ("post_batch", "get_batch", "get_batch_task", "get_license", "post_task", "worker")
+
+
+@pytest.fixture
+def handlers(aws):
+    return {name: load_function(name).lambda_handler for name in NAMES}
+
+
+@pytest.fixture
+def template_id(aws) -> str:
+    return templates.upload(aws, "acme", simple_dap()).id
+
+
+def post(handlers, ctx, body: dict[str, Any], tenant: str = "acme") -> dict[str, Any]:
+    return handlers["post_batch"](http_event("post_batch", tenant=tenant, body=body), ctx)
+
+
+def batch_status(handlers, ctx, batch_id: str, tenant: str = "acme") -> dict[str, Any]:
+    return handlers["get_batch"](http_event("get_batch", tenant=tenant, path_params={"batchId": batch_id}), ctx)
+
+
+def task_status(handlers, ctx, batch_id: str, task_id: str, tenant: str = "acme") -> dict[str, Any]:
+    ev = http_event("get_batch_task", tenant=tenant, path_params={"batchId": batch_id, "taskId": task_id})
+    return handlers["get_batch_task"](ev, ctx)
+
+
+def drain(aws, handlers, ctx) -> None:
+    """Run the worker until the queue is empty, as the event source would."""
+    sqs = aws.queue._sqs
+    while True:
+        messages = sqs.receive_message(QueueUrl=aws.queue._url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return
+        records = [
+            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "attributes": {},
+             "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}
+            for m in messages
+        ]
+        answer = handlers["worker"]({"Records": records}, ctx)
+        assert answer == {"batchItemFailures": []}
+        sqs.delete_message_batch(
+            QueueUrl=aws.queue._url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+
+
+def test_post_answers_202_with_ids_in_order_and_license_usage(aws, handlers, template_id, ctx):
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(23)]})
+    assert answer["statusCode"] == 202
+    body = body_of(answer)
+    assert re.fullmatch(r"[0-9a-f]{32}", body["id"])
+    assert len(body["tasks"]) == 23 and len(set(body["tasks"])) == 23
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", t) for t in body["tasks"])
+    assert body["message"] == "Success" and body["licenseUsage"] == 23
+    messages = [TaskMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)]
+    assert sorted(len(m.taskIds) for m in messages) == [3, 10, 10]
+    status = body_of(batch_status(handlers, ctx, body["id"]))
+    assert status["statusMessage"] == "Waiting" and status["completed"] is False
+    assert [t["id"] for t in status["tasks"]] == body["tasks"]
+    assert status["progress"] == {"total": 23, "queued": 23, "running": 0, "completed": 0, "failed": 0}
+
+
+def test_batch_runs_to_completed_with_some_failures(aws, handlers, template_id, ctx):
+    tasks = [{"params": {"id": "a"}}, {"params": {}}, {"params": {"id": "c"}}]
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": tasks}))
+    drain(aws, handlers, ctx)
+    status = body_of(batch_status(handlers, ctx, body["id"]))
+    assert status["completed"] is True and status["errors"] is True
+    assert status["statusMessage"] == "Completed"
+    assert status["completedDateTime"].endswith("Z")
+    assert [(t["completed"], t["errors"]) for t in status["tasks"]] == [(True, False), (True, True), (True, False)]
+    assert status["progress"] == {"total": 3, "queued": 0, "running": 0, "completed": 2, "failed": 1}
+    good = body_of(task_status(handlers, ctx, body["id"], body["tasks"][0]))
+    assert good["statusMessage"] == "Ready" and good["resultList"][0]["id"] == "Hello"
+    bad = body_of(task_status(handlers, ctx, body["id"], body["tasks"][1]))
+    assert bad["errors"] is True and bad["logs"][0]["level"] == "SEVERE"
+
+
+def test_queued_batch_task_has_task_status_shape(aws, handlers, template_id, ctx):
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "a"}}]}))
+    status = body_of(task_status(handlers, ctx, body["id"], body["tasks"][0]))
+    assert status["statusMessage"] == "Queued" and status["completed"] is False
+    assert set(status) == {"completed", "errors", "statusMessage", "statusDescription", "startDateTime",
+                           "endDateTime", "logs", "log", "results", "resultList"}
+
+
+def test_404_across_batches_and_tenants(aws, handlers, template_id, ctx):
+    first = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "a"}}]}))
+    second = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "b"}}]}))
+    assert task_status(handlers, ctx, first["id"], second["tasks"][0])["statusCode"] == 404
+    assert task_status(handlers, ctx, first["id"], first["tasks"][0], tenant="globex")["statusCode"] == 404
+    assert batch_status(handlers, ctx, first["id"], tenant="globex")["statusCode"] == 404
+    assert batch_status(handlers, ctx, "0" * 32)["statusCode"] == 404
+    drain(aws, handlers, ctx)
+    assert task_status(handlers, ctx, first["id"], second["tasks"][0])["statusCode"] == 404
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+def test_task_count_limit(aws, handlers, template_id, ctx, count):
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "x"}}] * count})
+    assert answer["statusCode"] == 400
+    [problem] = body_of(answer)["errors"]
+    assert problem["loc"] == "tasks" and ("1000" in problem["message"] or "at least 1" in problem["message"])
+    assert queued_messages(aws) == []
+
+
+def test_thousand_tasks_accepted(aws, handlers, template_id, ctx):
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(1000)]})
+    assert answer["statusCode"] == 202
+    assert body_of(answer)["licenseUsage"] == 1000
+
+
+def test_multipart_part_params_merge_later_overwrites(aws, handlers, ctx):
+    data = {
+        "tasks": [
+            {"params": {"id": "1"}, "partParams": [{"partName": "a", "paramName": "extra"}]},
+            {"params": {"id": "2", "extra": "kept?"}, "partParams": [
+                {"partName": "a", "paramName": "extra"}, {"partName": "b", "paramName": "extra"}]},
+            {"params": {"id": "3"}},
+        ]
+    }
+    body, ctype = multipart([dap_part(simple_dap()), json_part("data", data), json_part("param.a", {"v": "A"}),
+                             json_part("param.b", {"v": "B"})])
+    answer = handlers["post_batch"](http_event("post_batch", body=body, content_type=ctype), ctx)
+    assert answer["statusCode"] == 202, answer["body"]
+    accepted = body_of(answer)
+    drain(aws, handlers, ctx)
+    outputs = []
+    for task_id, record_id in zip(accepted["tasks"], ("1", "2", "3"), strict=True):
+        key = f"results/acme/{task_id}/Hello/hello-{record_id}.txt"
+        outputs.append(aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode())
+    assert outputs[0].endswith('{"v": "A"}')
+    assert outputs[1].endswith('{"v": "B"}')  # whole-value overwrite, in partParams order
+    assert "extra" not in outputs[2] and not outputs[2].endswith("}")
+
+
+def test_part_params_naming_a_missing_part_is_400(aws, handlers, ctx):
+    data = {"tasks": [{"params": {"id": "1"}, "partParams": [{"partName": "nope", "paramName": "x"}]}]}
+    body, ctype = multipart([dap_part(simple_dap()), json_part("data", data)])
+    answer = handlers["post_batch"](http_event("post_batch", body=body, content_type=ctype), ctx)
+    assert answer["statusCode"] == 400
+    [problem] = body_of(answer)["errors"]
+    assert problem["loc"] == "tasks[0].partParams[0].partName" and "param.nope" in problem["message"]
+    assert queued_messages(aws) == []
+
+
+def test_salesforce_batch_requires_record_ids(aws, handlers, template_id, ctx):
+    integration = {"type": "Salesforce", "sessionID": "s", "serverURL": "https://x.my.salesforce.com"}
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {}}], "integration": integration})
+    assert answer["statusCode"] == 400
+    assert "params.id" in json.dumps(body_of(answer))
+
+
+def test_license_quota_refuses_whole_batch_and_stores_nothing(aws, handlers, template_id, ctx):
+    aws.licenses.set_quota("acme", 5)
+    assert post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "x"}}] * 3})["statusCode"] == 202
+    for m in queued_messages(aws):
+        aws.queue._sqs.delete_message(QueueUrl=aws.queue._url, ReceiptHandle=m["ReceiptHandle"])
+    s3_before = aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket).get("KeyCount", 0)
+    refused = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "x"}}] * 3})
+    assert refused["statusCode"] == 402
+    assert body_of(refused)["code"] == "license_exceeded"
+    assert "2 of 5" in body_of(refused)["message"]
+    assert queued_messages(aws) == []
+    assert aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket).get("KeyCount", 0) == s3_before
+    license = body_of(handlers["get_license"](http_event("get_license"), ctx))
+    assert license["used"] == 3 and license["quota"] == 5 and license["remaining"] == 2
+    single = handlers["post_task"](http_event("post_task", body={"template": template_id, "params": {"id": "1"}}), ctx)
+    assert body_of(single)["usage"] == {"api": {"term": 4, "termMax": 5}}
+
+
+def test_failure_part_way_leaves_no_runnable_task(aws, handlers, template_id, ctx):
+    sqs = aws.queue._sqs
+    calls = []
+
+    def fail_third_send(**_: Any) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("SQS is down")
+
+    sqs.meta.events.register("before-call.sqs.SendMessageBatch", fail_third_send, unique_id="fail")
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(250)]})
+    sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
+    assert answer["statusCode"] == 503
+    assert len(calls) == 3
+    assert len(queued_messages(aws)) == 10  # one receive's worth of the 20 messages that got through
+    drain(aws, handlers, ctx)
+    results = aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket, Prefix="results/").get("KeyCount", 0)
+    assert results == 0
+    license = body_of(handlers["get_license"](http_event("get_license"), ctx))
+    assert license["used"] == 0
+
+
+def test_message_that_outruns_the_commit_is_retried_soon(aws, template_id, monkeypatch):
+    from tasklane.domain import execution
+    from tasklane.domain.batches import _messages
+    from tasklane.models.records import BatchRecord, BatchState
+
+    batch = BatchRecord("acme", "b" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/x.json", ["t1"], "2026-11-23T13:20:38.000Z")
+    monkeypatch.setattr(execution, "now", lambda: __import__("datetime").datetime(2026, 11, 23, 13, 20, 39, tzinfo=__import__("datetime").UTC))
+    aws.tasks.put_batch(batch, 2_000_000_000)
+    retried = []
+    monkeypatch.setattr(aws.queue, "retry_soon", lambda handle, seconds: retried.append((handle, seconds)))
+    with pytest.raises(execution.BatchNotYetAccepted):
+        execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000)
+    assert retried == [("rh", execution.NOT_YET_ACCEPTED_RETRY_SECONDS)]

@@ -1,0 +1,269 @@
+"""POST /v1/task and GET /v1/task/{id}, and the worker running what they queue."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tasklane.domain import templates
+from tests.support import (
+    body_of,
+    dap_part,
+    example_dap,
+    http_event,
+    json_part,
+    load_function,
+    multipart,
+    simple_dap,
+)
+
+
+@pytest.fixture
+def handlers(aws):
+    return {name: load_function(name).lambda_handler for name in ("post_task", "get_task", "worker")}
+
+
+@pytest.fixture
+def template_id(aws) -> str:
+    return templates.upload(aws, "acme", simple_dap()).id
+
+
+def queued_messages(aws) -> list[dict[str, Any]]:
+    sqs = aws.queue._sqs
+    answer = sqs.receive_message(QueueUrl=aws.queue._url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return answer.get("Messages", [])
+
+
+def run_worker(aws, handlers, ctx) -> dict[str, Any]:
+    """Deliver everything queued to the worker, as the SQS event source does."""
+    sqs = aws.queue._sqs
+    messages = sqs.receive_message(QueueUrl=aws.queue._url, MaxNumberOfMessages=10).get("Messages", [])
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+    return handlers["worker"](event, ctx)
+
+
+def post_json(handlers, ctx, body: dict[str, Any], tenant: str = "acme") -> dict[str, Any]:
+    return handlers["post_task"](http_event("post_task", tenant=tenant, body=body), ctx)
+
+
+def get_status(handlers, ctx, task_id: str, tenant: str = "acme") -> dict[str, Any]:
+    return handlers["get_task"](http_event("get_task", tenant=tenant, path_params={"taskId": task_id}), ctx)
+
+
+def test_post_json_answers_202_stores_queued_and_enqueues(aws, handlers, template_id, ctx):
+    answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "001"}})
+    assert answer["statusCode"] == 202
+    body = body_of(answer)
+    assert re.fullmatch(r"t-[0-9a-f]{32}", body["taskID"])
+    assert body["message"] == "Success"
+    assert body["usage"] == {"api": {"term": 1, "termMax": 10000}}
+    status = body_of(get_status(handlers, ctx, body["taskID"]))
+    assert status["statusMessage"] == "Queued" and status["completed"] is False
+    [message] = queued_messages(aws)
+    assert json.loads(message["Body"])["taskIds"] == [body["taskID"]]
+
+
+def test_worker_completes_task_with_downloadable_result(aws, handlers, template_id, ctx):
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "001"}}))["taskID"]
+    assert run_worker(aws, handlers, ctx) == {"batchItemFailures": []}
+    status = body_of(get_status(handlers, ctx, task_id))
+    assert status["completed"] is True and status["errors"] is False
+    assert status["statusMessage"] == "Ready"
+    assert status["results"] == ["Hello"]
+    assert status["resultList"][0]["id"] == "Hello"
+    assert "hello-001.txt" in status["resultList"][0]["url"]
+    assert status["startDateTime"].endswith("Z") and status["endDateTime"].endswith("Z")
+    key = f"results/acme/{task_id}/Hello/hello-001.txt"
+    content = aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode()
+    assert content == f"Hello 001 from {task_id}"
+
+
+def test_multipart_with_embedded_dap_and_param_part(aws, handlers, ctx):
+    body, ctype = multipart(
+        [dap_part(simple_dap()), json_part("data", {"params": {"id": "7"}}), json_part("param.extra", {"data1": "abc"})]
+    )
+    answer = handlers["post_task"](http_event("post_task", body=body, content_type=ctype), ctx)
+    assert answer["statusCode"] == 202, answer["body"]
+    task_id = body_of(answer)["taskID"]
+    run_worker(aws, handlers, ctx)
+    status = body_of(get_status(handlers, ctx, task_id))
+    assert status["statusMessage"] == "Ready"
+    key = f"results/acme/{task_id}/Hello/hello-7.txt"
+    content = aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode()
+    assert '{"data1": "abc"}' in content
+
+
+def test_example_dap_renders_params(aws, handlers, ctx):
+    tid = templates.upload(aws, "acme", example_dap()).id
+    params = {"id": "001", "name": "Acme", "amount": 12.5, "additionalData": {"data1": "abc"}}
+    task_id = body_of(post_json(handlers, ctx, {"template": tid, "params": params}))["taskID"]
+    run_worker(aws, handlers, ctx)
+    status = body_of(get_status(handlers, ctx, task_id))
+    assert status["statusMessage"] == "Ready", status
+    key = f"results/acme/{task_id}/Profile/profile-001.html"
+    html = aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode()
+    assert "Acme" in html and "12.5" in html and "abc" in html
+
+
+def test_missing_required_param_fails_task_with_severe_log(aws, handlers, template_id, ctx):
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {}}))["taskID"]
+    run_worker(aws, handlers, ctx)
+    status = body_of(get_status(handlers, ctx, task_id))
+    assert status["completed"] is True and status["errors"] is True
+    assert "id" in status["statusMessage"]
+    assert status["statusDescription"].startswith("The task failed")
+    assert status["logs"] and all(e["level"] == "SEVERE" for e in status["logs"])
+    assert status["log"] == status["logs"]
+    assert status["resultList"] == []
+
+
+def test_render_error_fails_task(aws, handlers, ctx):
+    tid = templates.upload(aws, "acme", simple_dap("{{ nothing.here }}")).id
+    task_id = body_of(post_json(handlers, ctx, {"template": tid, "params": {"id": "1"}}))["taskID"]
+    run_worker(aws, handlers, ctx)
+    status = body_of(get_status(handlers, ctx, task_id))
+    assert status["errors"] is True and "undefined" in status["statusMessage"]
+
+
+@pytest.mark.parametrize(
+    ("body", "locs"),
+    [
+        ({"params": {}}, {"template"}),
+        ({"template": "x", "params": []}, {"params"}),
+        ({"template": "x", "params": {}, "surprise": 1}, {"surprise"}),
+        ({"template": "x", "integration": {"type": "Salesforce"}}, {"integration.Salesforce.sessionID", "integration.Salesforce.serverURL"}),
+    ],
+)
+def test_bad_json_is_400_naming_each_problem_and_nothing_stored(aws, handlers, ctx, body, locs):
+    answer = post_json(handlers, ctx, body)
+    assert answer["statusCode"] == 400
+    problems = body_of(answer)
+    assert problems["message"] and {e["loc"] for e in problems["errors"]} >= locs
+    assert queued_messages(aws) == []
+    assert aws.licenses.used("acme", __import__("tasklane.timeutil").timeutil.term(__import__("tasklane.timeutil").timeutil.now())) == 0
+
+
+def test_unknown_template_is_400(aws, handlers, ctx):
+    answer = post_json(handlers, ctx, {"template": "0" * 32, "params": {}})
+    assert answer["statusCode"] == 400
+    assert body_of(answer)["errors"][0]["loc"] == "template"
+    assert queued_messages(aws) == []
+
+
+def test_salesforce_integration_is_not_yet_supported(aws, handlers, template_id, ctx):
+    integration = {"type": "Salesforce", "sessionID": "s", "serverURL": "https://x.my.salesforce.com"}
+    answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}, "integration": integration})
+    assert answer["statusCode"] == 400
+    assert "not yet supported" in body_of(answer)["message"]
+    assert queued_messages(aws) == []
+
+
+def test_invalid_json_text_is_400(handlers, ctx):
+    answer = handlers["post_task"](http_event("post_task", body="{nope", content_type="application/json"), ctx)
+    assert answer["statusCode"] == 400
+
+
+def test_wrong_content_type_is_415(handlers, ctx):
+    answer = handlers["post_task"](http_event("post_task", body="a=b", content_type="application/x-www-form-urlencoded"), ctx)
+    assert answer["statusCode"] == 415
+
+
+def test_too_large_is_413(aws, handlers, template_id, ctx):
+    big = {"template": template_id, "params": {"blob": "x" * (300 * 1024)}}
+    answer = post_json(handlers, ctx, big)
+    assert answer["statusCode"] == 413
+    assert queued_messages(aws) == []
+
+
+def test_multipart_without_template_part_is_400(handlers, ctx):
+    body, ctype = multipart([json_part("data", {"params": {}})])
+    answer = handlers["post_task"](http_event("post_task", body=body, content_type=ctype), ctx)
+    assert answer["statusCode"] == 400
+    assert body_of(answer)["errors"][0]["loc"] == "template"
+
+
+def test_multipart_with_bad_param_json_is_400(handlers, ctx):
+    body, ctype = multipart([dap_part(simple_dap()), ("param.x", None, "application/json", b"{bad")])
+    answer = handlers["post_task"](http_event("post_task", body=body, content_type=ctype), ctx)
+    assert answer["statusCode"] == 400
+    assert body_of(answer)["errors"][0]["loc"] == "param.x"
+
+
+def test_status_is_tenant_scoped_and_unknown_is_404(aws, handlers, template_id, ctx):
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    assert get_status(handlers, ctx, task_id, tenant="globex")["statusCode"] == 404
+    assert get_status(handlers, ctx, "t-" + "0" * 32)["statusCode"] == 404
+
+
+def test_status_expires_after_24_hours(aws, handlers, template_id, ctx, monkeypatch):
+    from datetime import timedelta
+
+    from tasklane import timeutil
+    from tasklane.domain import tasks as tasks_domain
+
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    later = timeutil.now() + timedelta(hours=24, seconds=1)
+    monkeypatch.setattr(tasks_domain, "now", lambda: later)
+    assert get_status(handlers, ctx, task_id)["statusCode"] == 404
+
+
+def test_redelivered_message_for_finished_task_does_nothing(aws, handlers, template_id, ctx):
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    [message] = queued_messages(aws)
+    run_worker(aws, handlers, ctx)
+    first = body_of(get_status(handlers, ctx, task_id))
+    from tasklane.models.records import TaskMessage
+    from functools import partial
+
+    puts: list[str] = []
+    aws.documents._s3.meta.events.register("before-call.s3.PutObject", lambda **kw: puts.append("put"))
+    worker = load_function("worker")
+    worker.worker().handle(TaskMessage.model_validate_json(message["Body"]), "rh", 60_000)
+    assert puts == []
+    assert body_of(get_status(handlers, ctx, task_id)) == first
+
+
+def test_failed_result_write_reports_the_message_and_the_retry_finishes_it(aws, handlers, template_id, ctx, monkeypatch):
+    from datetime import timedelta
+
+    from tasklane import timeutil
+    from tasklane.domain import execution
+
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    [message] = queued_messages(aws)
+
+    def refuse(**_: Any) -> None:
+        raise RuntimeError("S3 is down")
+
+    aws.documents._s3.meta.events.register("before-call.s3.PutObject", refuse, unique_id="refuse")
+    answer = run_worker(aws, handlers, ctx)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert body_of(get_status(handlers, ctx, task_id))["statusMessage"] == "Running"
+    aws.documents._s3.meta.events.unregister("before-call.s3.PutObject", unique_id="refuse")
+
+    # The redelivery comes after the visibility timeout, by when the dead run's lease has run out.
+    later = timeutil.now() + timedelta(minutes=13)
+    monkeypatch.setattr(execution, "now", lambda: later)
+    sqs = aws.queue._sqs
+    sqs.change_message_visibility(QueueUrl=aws.queue._url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    assert run_worker(aws, handlers, ctx) == {"batchItemFailures": []}
+    status = body_of(get_status(handlers, ctx, task_id))
+    assert status["statusMessage"] == "Ready" and status["completed"] is True

@@ -1,0 +1,162 @@
+"""Shared test helpers: sample DAPs, events from events/, handlers loaded the way Lambda loads them."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import io
+import json
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DAP_DIR = ROOT / "examples" / "account-profile"
+
+
+def zip_files(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def example_dap() -> bytes:
+    return zip_files(
+        {str(p.relative_to(EXAMPLE_DAP_DIR)): p.read_bytes() for p in sorted(EXAMPLE_DAP_DIR.rglob("*")) if p.is_file()}
+    )
+
+
+SIMPLE_MANIFEST = """
+name: Greeting
+params:
+  id: {type: string, required: true}
+steps:
+  - compose: {template: hello.txt, as: hello}
+  - store: {from: hello, id: Hello, filename: "hello-{{ param.id }}.txt"}
+"""
+
+
+def simple_dap(template: str = "Hello {{ param.id }} from {{ task.id }}{% if param.extra is defined %} {{ param.extra | tojson }}{% endif %}") -> bytes:
+    return zip_files({"dap.yaml": SIMPLE_MANIFEST, "hello.txt": template})
+
+
+class FakeContext:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "req-1"
+    log_group_name = "/aws/lambda/test"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py fresh, as a Lambda cold start does."""
+    module_name = f"tasklane_test_fn_{name}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def event(name: str) -> dict[str, Any]:
+    return copy.deepcopy(json.loads((ROOT / "events" / f"{name}.json").read_text()))
+
+
+def http_event(
+    name: str,
+    *,
+    tenant: str = "acme",
+    body: bytes | str | dict[str, Any] | None = None,
+    content_type: str | None = None,
+    path_params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    ev = event(name)
+    ev["requestContext"]["authorizer"]["lambda"]["tenant"] = tenant
+    if path_params is not None:
+        ev["pathParameters"] = path_params
+        path = ev["rawPath"]
+        template = ev["routeKey"].split(" ", 1)[1]
+        path = template
+        for key, value in path_params.items():
+            path = path.replace("{" + key + "}", value)
+        ev["rawPath"] = ev["requestContext"]["http"]["path"] = path
+    if body is not None:
+        if isinstance(body, dict):
+            body = json.dumps(body)
+            content_type = content_type or "application/json"
+        if isinstance(body, bytes):
+            ev["body"] = base64.b64encode(body).decode()
+            ev["isBase64Encoded"] = True
+        else:
+            ev["body"] = body
+            ev["isBase64Encoded"] = False
+    if content_type is not None:
+        ev["headers"]["content-type"] = content_type
+    return ev
+
+
+def multipart(parts: list[tuple[str, str | None, str, bytes]], boundary: str = "boundary42") -> tuple[bytes, str]:
+    """parts: (name, filename or None, content type, data)."""
+    out = io.BytesIO()
+    for name, filename, ctype, data in parts:
+        out.write(f"--{boundary}\r\n".encode())
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out.write(f"Content-Disposition: {disposition}\r\nContent-Type: {ctype}\r\n\r\n".encode())
+        out.write(data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f'multipart/form-data; boundary="{boundary}"'
+
+
+def json_part(name: str, value: Any) -> tuple[str, None, str, bytes]:
+    return (name, None, "application/json", json.dumps(value).encode())
+
+
+def dap_part(data: bytes) -> tuple[str, str, str, bytes]:
+    return ("template", "example.dap", "application/octet-stream", data)
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+def serve_file(path: Path):
+    """Serve one file over HTTP on a free loopback port (an identity provider's JWKS, say)."""
+    import contextlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            data = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    @contextlib.contextmanager
+    def running():
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    return running()

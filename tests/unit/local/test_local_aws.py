@@ -1,0 +1,119 @@
+"""Resources from the template in a real moto server on a free port."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+
+from tasklane.local.aws import LocalAws
+from tasklane.local.template import load_template
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    with LocalAws(load_template(FIXTURES / "stack.yaml"), {"Secret": "s"}) as aws:
+        yield aws
+
+
+def test_server_listens_on_loopback_and_the_process_uses_it(aws):
+    assert urlsplit(aws.endpoint).hostname == "127.0.0.1"
+    assert os.environ["AWS_ENDPOINT_URL"] == aws.endpoint
+    assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    # a client built the plain way, as handlers build theirs, reaches moto
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == ["tasklane-itemstable"]
+
+
+def test_table_has_the_template_keys_index_and_ttl(aws):
+    dynamodb = boto3.client("dynamodb")
+    template = aws.template.tables["ItemsTable"]
+
+    table = dynamodb.describe_table(TableName=aws.resources.tables["ItemsTable"])["Table"]
+
+    assert table["KeySchema"] == template.key_schema
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(
+        template.attribute_definitions, key=str
+    )
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["byStatus"]
+    ttl = dynamodb.describe_time_to_live(TableName="tasklane-itemstable")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
+
+
+def test_queue_redrives_to_its_dead_letter_queue(aws):
+    queues = aws.resources.queues
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queues["JobsQueue"].url, AttributeNames=["All"]
+    )["Attributes"]
+
+    assert attributes["VisibilityTimeout"] == "1"
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": queues["JobsDlq"].arn,
+        "maxReceiveCount": 2,
+    }
+    assert queues["JobsDlq"].name == "tasklane-jobsdlq"
+
+
+def test_bucket_lifecycle_in_the_s3_api_shape(aws):
+    rules = boto3.client("s3").get_bucket_lifecycle_configuration(Bucket="tasklane-filesbucket")[
+        "Rules"
+    ]
+
+    assert rules == [
+        {
+            "ID": "ExpireTmp",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "tmp/"},
+            "Expiration": {"Days": 1},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2},
+        }
+    ]
+
+
+def test_environment_resolves_against_the_created_resources(aws):
+    environment = aws.resolver.resolve_environment(
+        aws.template.functions["ConfigFunction"].environment
+    )
+
+    assert environment["TABLE_NAME"] == "tasklane-itemstable"
+    assert environment["QUEUE_URL"] == aws.resources.queues["JobsQueue"].url
+    assert environment["QUEUE_ARN"] == "arn:aws:sqs:us-east-1:123456789012:tasklane-jobsqueue"
+    assert environment["GREETING"] == "hello from us-east-1, queue tasklane-jobsqueue"
+    assert aws.resources.physical_ids()["FilesBucket"] == "tasklane-filesbucket"
+
+
+def test_reset_empties_everything_and_keeps_names(aws):
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.put_item(TableName="tasklane-itemstable", Item={"pk": {"S": "a"}, "sk": {"S": "b"}})
+    before = aws.resources
+
+    after = aws.reset()
+
+    assert after == before
+    assert dynamodb.scan(TableName="tasklane-itemstable")["Count"] == 0
+    assert (
+        dynamodb.describe_time_to_live(TableName="tasklane-itemstable")["TimeToLiveDescription"][
+            "TimeToLiveStatus"
+        ]
+        == "ENABLED"
+    )
+
+
+def test_close_restores_the_process_environment(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mine")
+    aws = LocalAws(load_template(FIXTURES / "stack.yaml"), {"Secret": "s"}).start()
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"  # only set when unset
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == "testing"
+
+    aws.close()
+
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert "AWS_SECRET_ACCESS_KEY" not in os.environ
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+
+from tasklane.local import cli, devkeys
+
+HERE = Path(__file__).parent
+FIXTURES = HERE / "fixtures"
+LAYERS = HERE.parents[2] / "layers"
+
+
+def test_token_prints_a_dev_jwt(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    assert (
+        cli.main(["token", "--tenant", "acme", "--scope", "a", "--scope", "b", "--ttl", "60"]) == 0
+    )
+
+    token = capsys.readouterr().out.strip()
+    server = devkeys.JwksServer(tmp_path / ".tasklane")
+    try:
+        key = jwt.PyJWKClient(server.start()).get_signing_key_from_jwt(token).key
+    finally:
+        server.stop()
+    claims = jwt.decode(
+        token, key, algorithms=["RS256"], audience="tasklane", issuer="tasklane-local"
+    )
+    assert (claims["tenant"], claims["scope"], claims["exp"] - claims["iat"]) == ("acme", "a b", 60)
+
+
+def test_apikey_needs_a_running_stack(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    assert cli.main(["apikey", "create", "--tenant", "acme"]) == 1
+
+    assert "not running" in capsys.readouterr().err
+
+
+def test_apikey_runs_the_domain_call_against_the_stack(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / ".tasklane"
+    state.mkdir()
+    (state / "local.json").write_text(
+        json.dumps(
+            {
+                "aws_endpoint": "http://127.0.0.1:9",
+                "url": "http://127.0.0.1:3000",
+                "region": "eu-west-1",
+                "environment": {"TABLE_NAME": "tasklane-statetable"},
+            }
+        )
+    )
+    seen = {}
+
+    def create_api_key(tenant: str) -> str:
+        seen.update(
+            tenant=tenant,
+            **{
+                k: os.environ.get(k)
+                for k in ("AWS_ENDPOINT_URL", "TABLE_NAME", "AWS_DEFAULT_REGION")
+            },
+        )
+        return "tlk_secret"
+
+    auth = types.ModuleType("tasklane.domain.auth")
+    auth.create_api_key = create_api_key  # the lead's domain function, stood in for here
+    monkeypatch.setitem(sys.modules, "tasklane.domain.auth", auth)
+
+    assert cli.main(["apikey", "create", "--tenant", "acme"]) == 0
+
+    assert capsys.readouterr().out.strip() == "tlk_secret"
+    assert seen == {
+        "tenant": "acme",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "TABLE_NAME": "tasklane-statetable",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    assert "AWS_ENDPOINT_URL" not in os.environ and "TABLE_NAME" not in os.environ
+
+
+def test_local_serves_until_sigint_then_exits_cleanly(tmp_path: Path, wait_for):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tasklane.local.cli",
+            "local",
+            "--port",
+            "0",
+            "--template",
+            str(FIXTURES / "gateway.yaml"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(LAYERS)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    state_file = tmp_path / ".tasklane" / "local.json"
+    try:
+        wait_for(
+            lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json"
+        )
+        assert process.poll() is None, process.communicate()
+        url = json.loads(state_file.read_text())["url"]
+
+        assert requests.get(f"{url}/public", timeout=10).status_code == 200
+
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, err
+    assert f"tasklane API:       {url}" in out
+    assert "tasklane token --tenant" in out and "tasklane apikey create --tenant" in out
+    assert "AWS (moto) at:      http://127.0.0.1:" in out
+    assert "GET /public" in err  # the access log line
+    assert not state_file.exists()
+
+
+def test_local_stops_on_sigterm(tmp_path: Path, wait_for):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tasklane.local.cli",
+            "local",
+            "--port",
+            "0",
+            "--no-worker",
+            "--template",
+            str(FIXTURES / "gateway.yaml"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(LAYERS)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    state_file = tmp_path / ".tasklane" / "local.json"
+    try:
+        wait_for(
+            lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json"
+        )
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0
+    assert not state_file.exists()
+
+
+@pytest.mark.parametrize("argv", [[], ["apikey"], ["token", "--tenant", "a"]])
+def test_usage_errors_exit_2(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2

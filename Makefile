@@ -30,7 +30,8 @@ run: install
 	$(VENV)/bin/tasklane local --port $(PORT)
 
 test: install tools sam-check
-	$(VENV)/bin/pytest -n 2 -q
+	$(VENV)/bin/pytest -n 2 -q tests/unit tests/integration
+	$(VENV)/bin/pytest -q tests/e2e
 
 unit: install
 	$(VENV)/bin/pytest -q tests/unit

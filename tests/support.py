@@ -27,9 +27,9 @@ def zip_files(files: dict[str, str | bytes]) -> bytes:
 
 
 def example_dap() -> bytes:
-    return zip_files(
-        {str(p.relative_to(EXAMPLE_DAP_DIR)): p.read_bytes() for p in sorted(EXAMPLE_DAP_DIR.rglob("*")) if p.is_file()}
-    )
+    from tasklane.dap.pack import pack_directory
+
+    return pack_directory(EXAMPLE_DAP_DIR)
 
 
 SIMPLE_MANIFEST = """

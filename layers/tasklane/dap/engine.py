@@ -23,11 +23,28 @@ from .package import Dap, DapEnvironment, MiB, create_environment
 MAX_FILENAME_CHARS = 200
 # Portable basename: path separators plus characters Windows and Content-Disposition choke on.
 _UNSAFE_FILENAME_CHARS = re.compile(r'[/\\<>:"|?*]')
-_TEXT_LIKE_TYPES = frozenset({"application/json", "application/xml", "application/xhtml+xml", "application/javascript", "image/svg+xml"})
+_TEXT_LIKE_TYPES = frozenset(
+    {"application/json", "application/xml", "application/xhtml+xml", "application/javascript", "image/svg+xml"}
+)
 # A private instance uses Python's built-in table only, so results don't depend on the host's /etc/mime.types.
 _MIME = mimetypes.MimeTypes()
-_TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "a boolean", "object": "an object", "array": "an array"}
-_JSON_NAMES = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object", list: "array", type(None): "null"}
+_TYPE_NAMES = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+}
+_JSON_NAMES = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
 
 
 @dataclass(frozen=True)
@@ -144,7 +161,9 @@ class Engine:
                 self._cache.move_to_end(dap.sha256)
             return compiled
 
-    def _render(self, compiled: _Compiled, load: Callable[[], Template], variables: Mapping[str, Any], label: str) -> str:
+    def _render(
+        self, compiled: _Compiled, load: Callable[[], Template], variables: Mapping[str, Any], label: str
+    ) -> str:
         chunks: list[str] = []
         size = 0
         try:
@@ -156,7 +175,7 @@ class Engine:
                 chunks.append(chunk)
         except _RunFailure:
             raise
-        except Exception as exc:  # noqa: BLE001 - anything a template triggers is the template's failure
+        except Exception as exc:
             raise _RunFailure(_describe(exc, label, compiled.files)) from exc
         return "".join(chunks)
 
@@ -164,7 +183,9 @@ class Engine:
 @_handles(ComposeStep.kind)
 def _compose(engine: Engine, state: _RunState, index: int, spec: ComposeSpec) -> None:
     env = state.compiled.env
-    text = engine._render(state.compiled, lambda: env.get_template(spec.template), state.variables, f"Template '{spec.template}'")
+    text = engine._render(
+        state.compiled, lambda: env.get_template(spec.template), state.variables, f"Template '{spec.template}'"
+    )
     autoescape = env.autoescape(spec.template) if callable(env.autoescape) else env.autoescape
     # Escaped HTML is safe markup: inserting it into another HTML template must not escape it twice.
     state.variables[spec.as_] = Markup(text) if autoescape else text

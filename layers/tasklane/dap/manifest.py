@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -20,9 +20,10 @@ ParamType = Literal["string", "number", "integer", "boolean", "object", "array"]
 RESERVED_NAMES = frozenset({"param", "task", "batch", "dynamoAPI"})
 # Jinja treats these as literals, so an output with such a name could never be read.
 _JINJA_CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_RESULT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[\x20-\x7e]*)?$")
+# Used with fullmatch: `$` alone would accept a trailing newline.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_RESULT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;[\x20-\x7e]*)?")
 
 
 def param_type_matches(type_: ParamType, value: Any) -> bool:
@@ -85,7 +86,7 @@ class ComposeSpec(_Model):
     @field_validator("as_")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _IDENTIFIER.match(value) or value in _JINJA_CONSTANTS:
+        if not _IDENTIFIER.fullmatch(value) or value in _JINJA_CONSTANTS:
             raise ValueError(f"{value!r} is not a valid name (letters, digits, _; not starting with a digit)")
         if value in RESERVED_NAMES:
             raise ValueError(f"{value!r} is reserved")
@@ -101,15 +102,15 @@ class StoreSpec(_Model):
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not _RESULT_ID.match(value):
-            raise ValueError(f"{value!r} must match {_RESULT_ID.pattern}")
+        if not _RESULT_ID.fullmatch(value):
+            raise ValueError(f"{value!r} must be 1-64 characters from A-Z a-z 0-9 _ . -")
         return value
 
     @field_validator("content_type")
     @classmethod
     def _check_content_type(cls, value: str | None) -> str | None:
         # Ends up in an HTTP/S3 header: refuse anything that could smuggle another header.
-        if value is not None and not _CONTENT_TYPE.match(value):
+        if value is not None and not _CONTENT_TYPE.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid content type")
         return value
 
@@ -139,10 +140,7 @@ def _step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Union[
-        Annotated[ComposeStep, Tag(ComposeStep.kind)],
-        Annotated[StoreStep, Tag(StoreStep.kind)],
-    ],
+    Annotated[ComposeStep, Tag(ComposeStep.kind)] | Annotated[StoreStep, Tag(StoreStep.kind)],
     Discriminator(_step_kind),
 ]
 STEP_KINDS: tuple[str, ...] = (ComposeStep.kind, StoreStep.kind)
@@ -186,7 +184,9 @@ class Manifest(_Model):
         if problems:
             # One error per problem would be nicer, but pydantic allows a single error
             # per validator; load_dap expands ctx["problems"] back into a list.
-            raise PydanticCustomError("manifest_references", "{summary}", {"summary": "; ".join(problems), "problems": problems})
+            raise PydanticCustomError(
+                "manifest_references", "{summary}", {"summary": "; ".join(problems), "problems": problems}
+            )
         return self
 
     def templates(self) -> list[tuple[int, str]]:

@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, TemplateSyntaxError, nodes, select_autoescape
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+import yaml  # type: ignore[import-untyped]
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    nodes,
+    select_autoescape,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import ValidationError
 
 from .manifest import STEP_KINDS, Manifest, StoreStep
@@ -93,7 +102,11 @@ class DapEnvironment(ImmutableSandboxedEnvironment):
                 raise SecurityError("power result would be too large")
             return operator.pow(left, right)
         for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and len(seq) * count > _MAX_SEQUENCE_PRODUCT:
+            if (
+                isinstance(seq, (str, list, tuple))
+                and isinstance(count, int)
+                and len(seq) * count > _MAX_SEQUENCE_PRODUCT
+            ):
                 raise SecurityError("repeated sequence would be too large")
         return operator.mul(left, right)
 
@@ -114,7 +127,9 @@ def load_dap(data: bytes, limits: DapLimits = DapLimits()) -> Dap:
         raise TypeError("load_dap expects bytes")
     data = bytes(data)
     if len(data) > limits.max_zip_bytes:
-        raise DapError("Invalid DAP package", [f"package is {len(data)} bytes, larger than the limit of {limits.max_zip_bytes}"])
+        raise DapError(
+            "Invalid DAP package", [f"package is {len(data)} bytes, larger than the limit of {limits.max_zip_bytes}"]
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError):
@@ -143,7 +158,7 @@ def _entry_name_problem(info: zipfile.ZipInfo) -> str | None:
         return "absolute path"
     if "\\" in name:
         return "backslash in path"
-    segments = (name[:-1] if name.endswith("/") else name).split("/")
+    segments = (name.removesuffix("/")).split("/")
     if ".." in segments:
         return "'..' in path"
     if any(s in ("", ".") for s in segments):
@@ -154,7 +169,9 @@ def _entry_name_problem(info: zipfile.ZipInfo) -> str | None:
 def _read_entries(archive: zipfile.ZipFile, limits: DapLimits) -> tuple[list[str], dict[str, bytes], set[str]]:
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
-        raise DapError("Invalid DAP package", [f"package has {len(infos)} entries, more than the limit of {limits.max_entries}"])
+        raise DapError(
+            "Invalid DAP package", [f"package has {len(infos)} entries, more than the limit of {limits.max_entries}"]
+        )
     errors: list[str] = []
     files: dict[str, bytes] = {}
     rejected: set[str] = set()
@@ -191,7 +208,9 @@ def _total_problem(limits: DapLimits) -> str:
     return f"total uncompressed size exceeds the limit of {limits.max_total_bytes} bytes"
 
 
-def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: DapLimits, budget: int) -> tuple[str | None, bytes | None]:
+def _read_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: DapLimits, budget: int
+) -> tuple[str | None, bytes | None]:
     ratio_cap = max(limits.ratio_min_bytes, int(limits.max_ratio * max(info.compress_size, 1)))
     caps = [
         (limits.max_entry_bytes, f"larger than the entry limit of {limits.max_entry_bytes} bytes"),
@@ -205,7 +224,15 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: DapLimi
     try:
         with archive.open(info) as stream:
             content = stream.read(cap + 1)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         return f"corrupt entry ({exc})", None
     if len(content) > cap:
         return reason, None
@@ -214,7 +241,7 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: DapLimi
     return None, content
 
 
-class _ManifestLoader(yaml.SafeLoader):
+class _ManifestLoader(yaml.SafeLoader):  # type: ignore[misc]
     """yaml.safe_load semantics, minus aliases: they allow exponential 'billion laughs' documents."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
@@ -231,7 +258,7 @@ def _parse_manifest(files: Mapping[str, bytes], rejected: set[str], errors: list
             errors.append(f"{MANIFEST_NAME}: missing at the root of the package")
         return None
     try:
-        raw = yaml.load(raw_bytes, Loader=_ManifestLoader)  # noqa: S506 - SafeLoader subclass
+        raw = yaml.load(raw_bytes, Loader=_ManifestLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -282,8 +309,9 @@ def _referenced_names(ast: nodes.Template) -> Iterable[str]:
     for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         if isinstance(node, nodes.Include) and node.ignore_missing:
             continue
-        if isinstance(node.template, nodes.Const) and isinstance(node.template.value, str):
-            yield node.template.value
+        target = getattr(node, "template", None)
+        if isinstance(target, nodes.Const) and isinstance(target.value, str):
+            yield target.value
 
 
 def _template_problems(manifest: Manifest, files: Mapping[str, bytes], rejected: set[str]) -> list[str]:

@@ -114,10 +114,11 @@ def _messages(batch: BatchRecord) -> list[TaskMessage]:
         TaskMessage(
             tenant=batch.tenant,
             batchId=batch.batch_id,
+            chunk=index,
             taskIds=ids[start : start + TASKS_PER_MESSAGE],
             templateId=batch.template_id,
         )
-        for start in range(0, len(ids), TASKS_PER_MESSAGE)
+        for index, start in enumerate(range(0, len(ids), TASKS_PER_MESSAGE))
     ]
 
 
@@ -141,33 +142,37 @@ def _accepted(backends: Backends, tenant: str, batch_id: str) -> BatchRecord:
 
 def get(backends: Backends, tenant: str, batch_id: str) -> BatchStatus:
     batch = _accepted(backends, tenant, batch_id)
-    rows = {row.task_id: row for row in backends.tasks.batch_task_rows(tenant, batch_id)}
+    chunks = backends.tasks.chunks(tenant, batch_id)
+    outcomes = {task_id: o for chunk in chunks for task_id, o in chunk.outcomes.items()}
+    running = sum(len(c.task_ids) for c in chunks if c.state is TaskState.RUNNING)
     total = len(batch.task_ids)
     finished = batch.succeeded + batch.failed
     completed = finished >= total
     if completed:
         message = "Completed"
-    elif batch.started is not None:
+    elif chunks:
         message = "Started"
     else:
         message = "Waiting"
-    summaries = []
-    for task_id in batch.task_ids:
-        row = rows.get(task_id)
-        done = row is not None and row.state is TaskState.COMPLETED
-        summaries.append(BatchTaskSummary(id=task_id, completed=done, errors=bool(done and row and row.errors)))
-    ends = [row.end for row in rows.values() if row.end]
+    summaries = [
+        BatchTaskSummary(
+            id=task_id,
+            completed=task_id in outcomes,
+            errors=task_id in outcomes and not outcomes[task_id].ok,
+        )
+        for task_id in batch.task_ids
+    ]
     return BatchStatus(
         postDateTime=batch.posted,
         completed=completed,
-        completedDateTime=max(ends) if completed and ends else None,
+        completedDateTime=max((o.end for o in outcomes.values()), default=None) if completed else None,
         errors=batch.failed > 0,
         statusMessage=message,
         tasks=summaries,
         progress=BatchProgress(
             total=total,
-            queued=max(total - batch.running - finished, 0),
-            running=batch.running,
+            queued=max(total - running - finished, 0),
+            running=running,
             completed=batch.succeeded,
             failed=batch.failed,
         ),
@@ -175,10 +180,14 @@ def get(backends: Backends, tenant: str, batch_id: str) -> BatchStatus:
 
 
 def get_task(backends: Backends, tenant: str, batch_id: str, task_id: str) -> TaskStatus:
-    record = backends.tasks.get_task(tenant, batch_id, task_id, epoch(now()))
-    if record is None:
-        batch = _accepted(backends, tenant, batch_id)
-        if task_id not in batch.task_ids:
-            raise NotFound(f"Task {task_id} not found in batch {batch_id}")
+    batch = _accepted(backends, tenant, batch_id)
+    if task_id not in batch.task_ids:
+        raise NotFound(f"Task {task_id} not found in batch {batch_id}")
+    chunk = backends.tasks.get_chunk(tenant, batch_id, batch.task_ids.index(task_id) // TASKS_PER_MESSAGE)
+    if chunk is None:
         record = status.queued(tenant, task_id, batch_id)
+    elif task_id in chunk.outcomes:
+        record = chunk.outcomes[task_id].record(tenant, batch_id)
+    else:
+        record = status.running(tenant, task_id, batch_id, chunk.start)
     return status.task_status(record, backends.documents)

@@ -1,8 +1,9 @@
-"""The worker: runs the tasks of one queue message, idempotently per task.
+"""The worker: runs the tasks of one queue message, idempotently.
 
-A message names up to ten tasks. Each task is claimed with a conditional write (Queued -> Running),
-so a redelivered message re-runs only the tasks that have not finished; a task whose run died is
-claimed again once its lease has run out. Counters of the batch move in the same transactions.
+A message is a run unit: one single task, or one chunk of up to ten tasks of a batch. The unit is
+claimed with a conditional write (never started -> Running, with a lease) and finished with another
+that only lands while this run still owns it, so a redelivered message for a finished unit does
+nothing, and a unit whose run died is claimed again once its lease has run out.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ class BatchNotYetAccepted(Exception):
 
 
 @dataclass(frozen=True)
-class BatchInput:
+class AcceptedBatch:
+    """What the worker needs of an Accepted batch; Accepted is final, so it is cached."""
+
     params: dict[str, dict[str, Any]]
+    expires_at: int
 
 
 class Worker:
@@ -43,33 +47,28 @@ class Worker:
         self._backends = backends
         self._engine = engine or Engine()
         self._daps = DapCache()
-        self._inputs: OrderedDict[str, BatchInput] = OrderedDict()
+        self._batches: OrderedDict[tuple[str, str], AcceptedBatch] = OrderedDict()
 
     def handle(self, message: TaskMessage, receipt_handle: str, remaining_ms: int) -> list[TaskOutcome]:
-        """Run what this message names and has not finished; returns the outcomes written."""
+        """Run the unit this message names unless it is done or running elsewhere; returns the outcomes written."""
         moment = now()
-        tasks = self._backends.tasks
         if message.batchId is None:
-            params_of = {message.taskIds[0]: message.params or {}}
+            unit: str | int = message.taskIds[0]
+            params_of = {unit: message.params or {}}
             expires_at = epoch(moment) + STATUS_TTL_SECONDS
         else:
-            batch = tasks.get_batch(message.tenant, message.batchId, epoch(moment), consistent=True)
-            if batch is None or batch.state is BatchState.REJECTED:
-                logger.info("batch not accepted: message dropped", extra={"batch_id": message.batchId})
+            batch = self._accepted_batch(message, receipt_handle, moment)
+            if batch is None:
                 return []
-            if batch.state is BatchState.ACCEPTING:
-                if moment - datetime.fromisoformat(batch.posted) > ACCEPT_HORIZON:
-                    logger.warning("batch abandoned while accepting: message dropped", extra={"batch_id": batch.batch_id})
-                    return []
-                self._backends.queue.retry_soon(receipt_handle, NOT_YET_ACCEPTED_RETRY_SECONDS)
-                raise BatchNotYetAccepted(batch.batch_id)
-            params_of = self._batch_input(batch.input_key).params
-            expires_at = epoch(datetime.fromisoformat(batch.posted)) + STATUS_TTL_SECONDS
+            unit = message.chunk if message.chunk is not None else 0
+            params_of, expires_at = batch.params, batch.expires_at
 
         run_id = uuid.uuid4().hex
-        claim = tasks.claim(
+        tasks = self._backends.tasks
+        claimed = tasks.claim(
             message.tenant,
             message.batchId,
+            unit,
             message.taskIds,
             run_id,
             iso(moment),
@@ -77,46 +76,64 @@ class Worker:
             lease_until=epoch(moment) + remaining_ms // 1000 + 1,
             expires_at=expires_at,
         )
-        if not claim.task_ids:
+        if not claimed:
             return []
         dap = self._daps.load(self._backends, message.tenant, message.templateId)
-        outcomes = [self._run(message, dap, task_id, params_of.get(task_id, {})) for task_id in claim.task_ids]
-        written = set(tasks.finish(message.tenant, message.batchId, outcomes, run_id))
-        return [o for o in outcomes if o.task_id in written]
+        outcomes = [self._run(message, dap, task_id, params_of.get(task_id, {})) for task_id in message.taskIds]
+        if not tasks.finish(message.tenant, message.batchId, unit, outcomes, run_id):
+            logger.warning("lease lost: another run finishes this unit", extra={"unit": unit})
+            return []
+        return outcomes
+
+    def _accepted_batch(self, message: TaskMessage, receipt_handle: str, moment: datetime) -> AcceptedBatch | None:
+        assert message.batchId is not None
+        key = (message.tenant, message.batchId)
+        if key in self._batches:
+            self._batches.move_to_end(key)
+            return self._batches[key]
+        batch = self._backends.tasks.get_batch(message.tenant, message.batchId, epoch(moment), consistent=True)
+        if batch is None or batch.state is BatchState.REJECTED:
+            logger.info("batch not accepted: message dropped", extra={"batch_id": message.batchId})
+            return None
+        if batch.state is BatchState.ACCEPTING:
+            if moment - datetime.fromisoformat(batch.posted) > ACCEPT_HORIZON:
+                logger.warning("batch abandoned while accepting: message dropped", extra={"batch_id": batch.batch_id})
+                return None
+            self._backends.queue.retry_soon(receipt_handle, NOT_YET_ACCEPTED_RETRY_SECONDS)
+            raise BatchNotYetAccepted(batch.batch_id)
+        raw = self._backends.documents.get_input(batch.input_key)
+        if raw is None:
+            raise RuntimeError(f"batch input {batch.input_key} is missing")
+        found = AcceptedBatch(
+            params=json.loads(raw)["tasks"],
+            expires_at=epoch(datetime.fromisoformat(batch.posted)) + STATUS_TTL_SECONDS,
+        )
+        self._batches[key] = found
+        while len(self._batches) > 8:
+            self._batches.popitem(last=False)
+        return found
 
     def _run(self, message: TaskMessage, dap: Dap | None, task_id: str, params: dict[str, Any]) -> TaskOutcome:
+        start = iso(now())
         if dap is None:
-            return _failed(task_id, f"Template {message.templateId} no longer exists")
+            return _failed(task_id, f"Template {message.templateId} no longer exists", start)
         try:
             result = self._engine.run(dap, params, RunContext(task_id=task_id, batch_id=message.batchId))
         except Exception:
             logger.exception("engine error", extra={"task_id": task_id})
-            return _failed(task_id, "Internal error while running the template")
+            return _failed(task_id, "Internal error while running the template", start)
         logs = [LogLine(level=e.level, message=e.message) for e in result.logs]
         if not result.ok:
-            return TaskOutcome(task_id, False, result.status_message, logs, [], iso(now()))
-        # An S3 failure raises: the message is retried and the task re-run once its lease runs out.
+            return TaskOutcome(task_id, False, result.status_message, logs, [], start, iso(now()))
+        # An S3 failure raises: the message is retried and the unit re-run once its lease runs out.
         stored = [
             self._backends.documents.put_result(
                 message.tenant, task_id, doc.id, doc.filename, doc.content, doc.content_type
             )
             for doc in result.documents
         ]
-        return TaskOutcome(task_id, True, result.status_message, logs, stored, iso(now()))
-
-    def _batch_input(self, key: str) -> BatchInput:
-        if key in self._inputs:
-            self._inputs.move_to_end(key)
-            return self._inputs[key]
-        raw = self._backends.documents.get_input(key)
-        if raw is None:
-            raise RuntimeError(f"batch input {key} is missing")
-        found = BatchInput(params=json.loads(raw)["tasks"])
-        self._inputs[key] = found
-        while len(self._inputs) > 8:
-            self._inputs.popitem(last=False)
-        return found
+        return TaskOutcome(task_id, True, result.status_message, logs, stored, start, iso(now()))
 
 
-def _failed(task_id: str, message: str) -> TaskOutcome:
-    return TaskOutcome(task_id, False, message, [LogLine("SEVERE", message)], [], iso(now()))
+def _failed(task_id: str, message: str, start: str) -> TaskOutcome:
+    return TaskOutcome(task_id, False, message, [LogLine("SEVERE", message)], [], start, iso(now()))

@@ -37,3 +37,9 @@ def task_status(record: TaskRecord, documents: DocumentBucket) -> TaskStatus:
 
 def queued(tenant: str, task_id: str, batch_id: str | None) -> TaskRecord:
     return TaskRecord(tenant=tenant, task_id=task_id, batch_id=batch_id, state=TaskState.QUEUED, status_message="Queued")
+
+
+def running(tenant: str, task_id: str, batch_id: str | None, start: str | None) -> TaskRecord:
+    return TaskRecord(
+        tenant=tenant, task_id=task_id, batch_id=batch_id, state=TaskState.RUNNING, status_message="Running", start=start
+    )

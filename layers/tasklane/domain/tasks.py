@@ -68,7 +68,7 @@ def _roll_back(backends: Backends, tenant: str, task_id: str | None, reservation
 
 
 def get(backends: Backends, tenant: str, task_id: str) -> TaskStatus:
-    record = backends.tasks.get_task(tenant, None, task_id, epoch(now()))
+    record = backends.tasks.get_task(tenant, task_id, epoch(now()))
     if record is None:
         raise NotFound(f"Task {task_id} not found")
     return status.task_status(record, backends.documents)

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
 from tasklane.local.environ import EnvironmentPatch
 from tasklane.local.identity import ACCOUNT_ID, current_region
 from tasklane.local.references import QueueResource, ReferenceResolver, Resources
 from tasklane.local.template import Bucket, Queue, Table, Template, TemplateError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # boto3 in this process needs some credentials to sign with; moto accepts any.
 FAKE_CREDENTIALS = {
@@ -28,26 +33,55 @@ FAKE_CREDENTIALS = {
 }
 
 
+class ResourcesInUse(RuntimeError):
+    """The names the template needs are taken in moto's (process-wide) state."""
+
+
 def physical_name(prefix: str, logical_id: str) -> str:
     """Deterministic, so a restarted stack and its tests see the same names."""
     # AWS: S3 bucket names must be lower case; CloudFormation would add a random suffix.
     return f"{prefix}-{logical_id.lower()}"
 
 
+class SerializedDynamoDB:
+    """WSGI middleware: moto answers one DynamoDB request at a time."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # AWS: DynamoDB writes and transactions are atomic and isolated. moto applies them
+        # step by step (an upsert writes the key first) and cancels a transaction by putting
+        # back a copy of the whole table, so on a threaded server a concurrent Query sees
+        # half-written items and a concurrent write can vanish. The local stack's gateway and
+        # worker do run concurrently, so DynamoDB calls take turns; S3 and SQS (long polls
+        # included) stay concurrent.
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return self._app(environ, start_response)
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 class MotoServer:
-    """moto's ThreadedMotoServer bound to loopback, on a free port unless told otherwise."""
+    """moto's server app, as ThreadedMotoServer serves it, on loopback in a thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        # moto's default is 0.0.0.0:5000; a dev stack has no business on other interfaces.
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         # werkzeug logs every request moto serves; the gateway's own access log is enough.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.endpoint = ""
+        app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+        # Loopback unless told otherwise (moto's own server binds 0.0.0.0:5000).
+        self._server = make_server(host, port, app, threaded=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="tasklane-moto",
+            daemon=True,
+        )
+        self.endpoint = f"http://{host}:{self._server.server_address[1]}"
 
     def start(self) -> str:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        self._thread.start()
         return self.endpoint
 
     def reset(self) -> None:
@@ -56,12 +90,10 @@ class MotoServer:
             response.read()
 
     def stop(self) -> None:
-        # moto's backends are process globals shared by every server and mock_aws: leave
-        # nothing behind for whatever runs next in this process.
-        try:
-            self.reset()
-        finally:
-            self._server.stop()
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
 
 
 def _s3_lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,10 +115,7 @@ def _s3_lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         elif key == "AbortIncompleteMultipartUpload":
             converted[key] = {"DaysAfterInitiation": int(value["DaysAfterInitiation"])}
         elif key == "Transitions":
-            converted[key] = [
-                {"StorageClass": t["StorageClass"], "Days": int(t["TransitionInDays"])}
-                for t in value
-            ]
+            converted[key] = [{"StorageClass": t["StorageClass"], "Days": int(t["TransitionInDays"])} for t in value]
         else:
             raise TemplateError(f"lifecycle rule property {key} is not supported locally")
     converted.setdefault("Filter", {"Prefix": ""})
@@ -96,9 +125,7 @@ def _s3_lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 def _s3_encryption_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     """CloudFormation's ServerSideEncryptionRule in the S3 API's shape."""
     converted = {
-        (
-            "ApplyServerSideEncryptionByDefault" if key == "ServerSideEncryptionByDefault" else key
-        ): value
+        ("ApplyServerSideEncryptionByDefault" if key == "ServerSideEncryptionByDefault" else key): value
         for key, value in rule.items()
     }
     return converted
@@ -107,9 +134,8 @@ def _s3_encryption_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 class Provisioner:
     """Create the template's tables, buckets and queues with the template's settings."""
 
-    def __init__(
-        self, template: Template, endpoint: str, region: str, prefix: str = "tasklane"
-    ) -> None:
+    def __init__(self, template: Template, endpoint: str | None, region: str, prefix: str = "tasklane") -> None:
+        """endpoint None: boto3's own resolution, e.g. inside mock_aws."""
         self._template = template
         self._prefix = prefix
         self._region = region
@@ -119,13 +145,30 @@ class Provisioner:
         self._sqs = session.client("sqs", endpoint_url=endpoint, region_name=region)
 
     def create_all(self) -> Resources:
+        self._refuse_taken_names()
         return Resources(
             tables={lid: self._create_table(table) for lid, table in self._template.tables.items()},
-            buckets={
-                lid: self._create_bucket(bucket) for lid, bucket in self._template.buckets.items()
-            },
+            buckets={lid: self._create_bucket(bucket) for lid, bucket in self._template.buckets.items()},
             queues=self._create_queues(),
         )
+
+    def _refuse_taken_names(self) -> None:
+        # moto keeps one state per process, shared by every server and mock_aws in it: a
+        # second stack would silently share (and reset) the first one's tables and queues.
+        names = {physical_name(self._prefix, lid) for lid in self._template.tables}
+        names &= set(self._dynamodb.list_tables()["TableNames"])
+        names |= {physical_name(self._prefix, lid) for lid in self._template.buckets} & {
+            b["Name"] for b in self._s3.list_buckets()["Buckets"]
+        }
+        queue_names = {url.rsplit("/", 1)[-1] for url in self._sqs.list_queues().get("QueueUrls", [])}
+        names |= {
+            physical_name(self._prefix, lid) + (".fifo" if queue.fifo else "")
+            for lid, queue in self._template.queues.items()
+        } & queue_names
+        if names:
+            raise ResourcesInUse(
+                f"moto in this process already holds {sorted(names)}: is another local stack running in this process?"
+            )
 
     def _create_table(self, table: Table) -> str:
         name = physical_name(self._prefix, table.logical_id)
@@ -158,27 +201,19 @@ class Provisioner:
             # AWS: us-east-1 rejects a LocationConstraint naming itself.
             self._s3.create_bucket(Bucket=name)
         else:
-            self._s3.create_bucket(
-                Bucket=name, CreateBucketConfiguration={"LocationConstraint": self._region}
-            )
+            self._s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self._region})
         if bucket.lifecycle_rules:
             self._s3.put_bucket_lifecycle_configuration(
                 Bucket=name,
-                LifecycleConfiguration={
-                    "Rules": [_s3_lifecycle_rule(r) for r in bucket.lifecycle_rules]
-                },
+                LifecycleConfiguration={"Rules": [_s3_lifecycle_rule(r) for r in bucket.lifecycle_rules]},
             )
         if bucket.encryption_rules:
             self._s3.put_bucket_encryption(
                 Bucket=name,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [_s3_encryption_rule(r) for r in bucket.encryption_rules]
-                },
+                ServerSideEncryptionConfiguration={"Rules": [_s3_encryption_rule(r) for r in bucket.encryption_rules]},
             )
         if bucket.public_access_block:
-            self._s3.put_public_access_block(
-                Bucket=name, PublicAccessBlockConfiguration=bucket.public_access_block
-            )
+            self._s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=bucket.public_access_block)
         return name
 
     def _create_queues(self) -> dict[str, QueueResource]:
@@ -186,11 +221,7 @@ class Provisioner:
         pending = dict(self._template.queues)
         # A redrive policy names its dead-letter queue's ARN, so dead-letter queues go first.
         while pending:
-            ready = [
-                q
-                for q in pending.values()
-                if q.redrive is None or q.redrive.dead_letter_queue_id in created
-            ]
+            ready = [q for q in pending.values() if q.redrive is None or q.redrive.dead_letter_queue_id in created]
             if not ready:
                 raise TemplateError(f"dead-letter queues form a cycle: {sorted(pending)}")
             for queue in ready:
@@ -219,9 +250,7 @@ class Provisioner:
                 }
             )
         url = self._sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return QueueResource(name=name, url=url, arn=arn)
 
 
@@ -242,11 +271,12 @@ class LocalAws:
         self._prefix = prefix
         self._environ = EnvironmentPatch()
         self._started = False
+        self._owns_state = False
         self.endpoint = ""
         self.region = ""
         self.resources = Resources()
 
-    def start(self) -> LocalAws:
+    def start(self) -> Self:
         self.endpoint = self._server.start()
         self._started = True
         try:
@@ -256,7 +286,13 @@ class LocalAws:
             self._environ.set_default({"AWS_REGION": self.region})
             # Every boto3 client in this process, handlers' included, now talks to moto.
             self._environ.set({"AWS_ENDPOINT_URL": self.endpoint})
+            self._owns_state = True
             self.resources = self._provision()
+        except ResourcesInUse:
+            # Someone else's resources: leave them, and moto's state, alone.
+            self._owns_state = False
+            self.close()
+            raise
         except BaseException:
             self.close()
             raise
@@ -267,9 +303,7 @@ class LocalAws:
 
     @property
     def resolver(self) -> ReferenceResolver:
-        return ReferenceResolver(
-            self.template, self.resources, self._parameter_values, self.region, ACCOUNT_ID
-        )
+        return ReferenceResolver(self.template, self.resources, self._parameter_values, self.region, ACCOUNT_ID)
 
     def reset(self) -> Resources:
         """Empty every table, bucket and queue: drop moto's state and create them again."""
@@ -282,9 +316,16 @@ class LocalAws:
             return
         self._started = False
         self._environ.restore()
-        self._server.stop()
+        try:
+            if self._owns_state:
+                # moto's backends are process globals shared by every server and mock_aws:
+                # leave nothing behind for whatever runs next in this process.
+                self._server.reset()
+        finally:
+            self._owns_state = False
+            self._server.stop()
 
-    def __enter__(self) -> LocalAws:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

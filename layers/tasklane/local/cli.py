@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+import botocore.exceptions
+
 from tasklane.local import devkeys
 from tasklane.local.aws import FAKE_CREDENTIALS
 from tasklane.local.environ import EnvironmentPatch
@@ -63,9 +65,7 @@ def run_local(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with _stop_requested() as stop:
         try:
-            stack = LocalStack(
-                args.template, port=args.port, host=args.host, start_worker=not args.no_worker
-            ).start()
+            stack = LocalStack(args.template, port=args.port, host=args.host, start_worker=not args.no_worker).start()
         except (
             OSError,
             TemplateError,
@@ -99,8 +99,6 @@ def run_apikey_create(args: argparse.Namespace) -> int:
     if state is None:
         print("the local stack is not running: start it with `tasklane local`", file=sys.stderr)
         return 1
-    import botocore.exceptions
-
     environ = EnvironmentPatch()
     try:
         environ.set_default(FAKE_CREDENTIALS)

@@ -78,7 +78,7 @@ def ensure_dev_keys(state_dir: str | Path) -> DevKeys:
         _write_atomically(key_path, pem, 0o600)
     private_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise ValueError(f"{key_path} does not hold an RSA private key")
+        raise TypeError(f"{key_path} does not hold an RSA private key")
     jwk = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
     kid = _thumbprint(jwk)
     jwks = {"keys": [{**jwk, "kid": kid, "alg": "RS256", "use": "sig"}]}

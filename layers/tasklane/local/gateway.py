@@ -29,9 +29,7 @@ logger = logging.getLogger(__name__)
 # AWS: API Gateway's payload limit is 10 MB.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # AWS: HTTP APIs pass these request bodies as text and base64-encode everything else.
-TEXT_CONTENT_TYPES = frozenset(
-    {"application/json", "application/xml", "application/x-www-form-urlencoded"}
-)
+TEXT_CONTENT_TYPES = frozenset({"application/json", "application/xml", "application/x-www-form-urlencoded"})
 
 Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 
@@ -129,11 +127,7 @@ class RouteMatcher:
 
 def _is_text(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
-    return (
-        media_type.startswith("text/")
-        or media_type in TEXT_CONTENT_TYPES
-        or media_type.endswith("+json")
-    )
+    return media_type.startswith("text/") or media_type in TEXT_CONTENT_TYPES or media_type.endswith("+json")
 
 
 @dataclass(frozen=True)
@@ -150,9 +144,7 @@ class HttpRequest:
     request_id: str = field(default_factory=lambda: base64.b64encode(os.urandom(10)).decode())
 
     @classmethod
-    def parse(
-        cls, method: str, path_with_query: str, headers: Headers, body: bytes, source_ip: str
-    ) -> HttpRequest:
+    def parse(cls, method: str, path_with_query: str, headers: Headers, body: bytes, source_ip: str) -> HttpRequest:
         if path_with_query.startswith(("http://", "https://")):
             # An absolute-form request target, as proxies send.
             path_with_query = urlsplit(path_with_query)._replace(scheme="", netloc="").geturl()
@@ -243,7 +235,8 @@ class EventBuilder:
             if text is not None:
                 event["body"] = text
             else:
-                # AWS: binary (and untyped) bodies reach the handler base64-encoded.
+                # AWS: binary bodies reach the handler base64-encoded. A body with no
+                # content type is treated as binary too: handlers decode, never guess.
                 event["body"] = base64.b64encode(request.body).decode("ascii")
                 event["isBase64Encoded"] = True
         return event
@@ -255,8 +248,7 @@ class EventBuilder:
             "version": "2.0",
             "type": "REQUEST",
             "routeArn": (
-                f"arn:aws:execute-api:{self._region}:{ACCOUNT_ID}:{API_ID}/$default/"
-                f"{request.method}{request.raw_path}"
+                f"arn:aws:execute-api:{self._region}:{ACCOUNT_ID}:{API_ID}/$default/{request.method}{request.raw_path}"
             ),
             "identitySource": [],
             **self._common(request, match),
@@ -280,8 +272,7 @@ class LambdaAuthorizer:
     def __init__(self, authorizer: Authorizer, function: Invocable) -> None:
         if authorizer.payload_version != "2.0" or not authorizer.simple_responses:
             raise ValueError(
-                f"{authorizer.name}: the local gateway runs payload 2.0 authorizers with "
-                "simple responses only"
+                f"{authorizer.name}: the local gateway runs payload 2.0 authorizers with simple responses only"
             )
         self._function = function
 
@@ -318,12 +309,8 @@ def to_local_response(result: Any) -> LocalResponse:
         cookies = tuple(str(c) for c in result.get("cookies") or ())
         body = result.get("body") or ""
         if not isinstance(body, str):
-            raise ValueError(f"body must be a string, got {type(body).__name__}")
-        raw = (
-            base64.b64decode(body, validate=True)
-            if result.get("isBase64Encoded")
-            else body.encode()
-        )
+            raise TypeError(f"body must be a string, got {type(body).__name__}")
+        raw = base64.b64decode(body, validate=True) if result.get("isBase64Encoded") else body.encode()
     except (TypeError, AttributeError, binascii.Error) as error:
         raise ValueError(f"malformed handler response: {error}") from error
     return LocalResponse(status, headers, raw, cookies)
@@ -349,12 +336,8 @@ class Gateway:
             if route.authorizer is not None and route.authorizer.name not in self._authorizers:
                 function = self._functions.get(route.authorizer.function_id)
                 if function is None:
-                    raise ValueError(
-                        f"authorizer function {route.authorizer.function_id} is not loaded"
-                    )
-                self._authorizers[route.authorizer.name] = LambdaAuthorizer(
-                    route.authorizer, function
-                )
+                    raise ValueError(f"authorizer function {route.authorizer.function_id} is not loaded")
+                self._authorizers[route.authorizer.name] = LambdaAuthorizer(route.authorizer, function)
 
     def handle(
         self,
@@ -426,7 +409,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length < 0:
             raise ValueError("negative Content-Length")
-        if False:
+        if length > MAX_BODY_BYTES:
             raise _BodyTooLarge
         return self.rfile.read(length)
 

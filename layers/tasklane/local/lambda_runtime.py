@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from tasklane.local.identity import ACCOUNT_ID, DEFAULT_REGION
 from tasklane.local.template import Function
@@ -114,9 +115,16 @@ class LocalFunction:
         self._handler = handler
         self._region = region
         self._clock = clock
+        # AWS: an execution environment handles one event at a time; here each function is
+        # one environment, so the gateway's threads and the worker take turns per function.
+        self._busy = threading.Lock()
 
     def invoke(self, event: Mapping[str, Any]) -> Any:
         """Call the handler; its exceptions propagate, as an Unhandled error would."""
+        with self._busy:
+            return self._invoke(event)
+
+    def _invoke(self, event: Mapping[str, Any]) -> Any:
         context = LambdaContext(
             self.name,
             self.function.memory_size,
@@ -139,16 +147,13 @@ def merge_environments(environments: Mapping[str, Mapping[str, str]]) -> dict[st
     for function_id, variables in environments.items():
         for name, value in variables.items():
             if name in merged and merged[name] != value:
-                conflicts.append(
-                    f"{name}: {owner[name]} sets {merged[name]!r}, {function_id} sets {value!r}"
-                )
+                conflicts.append(f"{name}: {owner[name]} sets {merged[name]!r}, {function_id} sets {value!r}")
                 continue
             merged.setdefault(name, value)
             owner.setdefault(name, function_id)
     if conflicts:
         raise EnvironmentConflict(
-            "functions share one process locally, so they must agree on environment variables: "
-            + "; ".join(conflicts)
+            "functions share one process locally, so they must agree on environment variables: " + "; ".join(conflicts)
         )
     return merged
 
@@ -167,14 +172,12 @@ class LambdaRuntime:
         self._clock = clock
         self._loaded: dict[str, LocalFunction] = {}
 
-    def load(self) -> LambdaRuntime:
+    def load(self) -> Self:
         # Handlers read their configuration at import (cold start): os.environ must already
         # hold the resolved environment.
         try:
             for logical_id, function in self._functions.items():
-                self._loaded[logical_id] = LocalFunction(
-                    function, load_handler(function), self._region, self._clock
-                )
+                self._loaded[logical_id] = LocalFunction(function, load_handler(function), self._region, self._clock)
         except BaseException:
             self.unload()
             raise

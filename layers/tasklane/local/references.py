@@ -102,9 +102,7 @@ class ReferenceResolver:
             return value
         physical = self._resources.physical_ids().get(name)
         if physical is None:
-            raise UnresolvableReference(
-                f"{where}: !Ref {name}: no such parameter or local resource"
-            )
+            raise UnresolvableReference(f"{where}: !Ref {name}: no such parameter or local resource")
         return physical
 
     def _get_att(self, logical_id: str, attribute: str, where: str) -> str:
@@ -124,9 +122,7 @@ class ReferenceResolver:
                 "RegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
             }
         if attribute not in attributes:
-            raise UnresolvableReference(
-                f"{where}: !GetAtt {logical_id}.{attribute} is not available locally"
-            )
+            raise UnresolvableReference(f"{where}: !GetAtt {logical_id}.{attribute} is not available locally")
         return attributes[attribute]
 
     def _sub(self, argument: Any, where: str) -> str:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from tasklane.local import devkeys
 from tasklane.local.aws import LocalAws
@@ -67,13 +67,11 @@ class LocalStack:
         # Dev issuer settings only for the parameters this template declares; explicit
         # overrides win. Parameters left out (DefaultMonthlyQuota) take their Default.
         dev = {
-            name: value
-            for name, value in devkeys.dev_parameters(jwks_url).items()
-            if name in self.template.parameters
+            name: value for name, value in devkeys.dev_parameters(jwks_url).items() if name in self.template.parameters
         }
         return {**dev, **self._overrides}
 
-    def start(self) -> LocalStack:
+    def start(self) -> Self:
         """Start everything; a no-op when already started, so `with stack.start():` works."""
         if self._started:
             return self
@@ -159,7 +157,7 @@ class LocalStack:
         self.workers.clear()
         self._started = False
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -253,9 +253,7 @@ def _read_authorizers(logical_id: str, properties: dict[str, Any]) -> HttpApi:
     return HttpApi(logical_id=logical_id, default_authorizer=default, authorizers=authorizers)
 
 
-def _read_route(
-    function_id: str, event_name: str, properties: dict[str, Any], apis: dict[str, HttpApi]
-) -> HttpRoute:
+def _read_route(function_id: str, event_name: str, properties: dict[str, Any], apis: dict[str, HttpApi]) -> HttpRoute:
     where = f"{function_id}.Events.{event_name}"
     api_ref = properties.get("ApiId")
     # AWS: an HttpApi event without ApiId joins SAM's implicit API, which has no authorizer.
@@ -322,9 +320,7 @@ def _read_function(
         elif event["Type"] == "SQS":
             sqs_events.append(_read_sqs_event(logical_id, event_name, event_properties))
         else:
-            raise TemplateError(
-                f"{logical_id}.Events.{event_name}: {event['Type']} events do not run locally"
-            )
+            raise TemplateError(f"{logical_id}.Events.{event_name}: {event['Type']} events do not run locally")
     return Function(
         logical_id=logical_id,
         code_uri=(base_dir / code_uri).resolve(),
@@ -349,11 +345,7 @@ def _read_table(logical_id: str, properties: dict[str, Any]) -> Table:
         global_secondary_indexes=list(properties.get("GlobalSecondaryIndexes") or []),
         local_secondary_indexes=list(properties.get("LocalSecondaryIndexes") or []),
         provisioned_throughput=properties.get("ProvisionedThroughput"),
-        time_to_live=(
-            TimeToLive(str(ttl["AttributeName"]), enabled=bool(ttl.get("Enabled", False)))
-            if ttl
-            else None
-        ),
+        time_to_live=(TimeToLive(str(ttl["AttributeName"]), enabled=bool(ttl.get("Enabled", False))) if ttl else None),
     )
 
 
@@ -403,10 +395,7 @@ def load_template(path: str | Path) -> Template:
             if resource.get("Type") == type_name
         }
 
-    apis = {
-        lid: _read_authorizers(lid, props)
-        for lid, props in of_type("AWS::Serverless::HttpApi").items()
-    }
+    apis = {lid: _read_authorizers(lid, props) for lid, props in of_type("AWS::Serverless::HttpApi").items()}
     template = Template(
         path=path,
         parameters=_read_parameters(document),
@@ -429,9 +418,7 @@ def _check_references(template: Template) -> None:
         for route in function.routes:
             authorizer = route.authorizer
             if authorizer is not None and authorizer.function_id not in template.functions:
-                raise TemplateError(
-                    f"{route.route_key}: authorizer function {authorizer.function_id} not found"
-                )
+                raise TemplateError(f"{route.route_key}: authorizer function {authorizer.function_id} not found")
         for event in function.sqs_events:
             if event.queue_id not in template.queues:
                 raise TemplateError(f"{function.logical_id}: queue {event.queue_id} not found")

@@ -22,9 +22,7 @@ def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
     binary = value.get("BinaryValue")
     attribute: dict[str, Any] = {
         "stringListValues": list(value.get("StringListValues", [])),
-        "binaryListValues": [
-            base64.b64encode(b).decode("ascii") for b in value.get("BinaryListValues", [])
-        ],
+        "binaryListValues": [base64.b64encode(b).decode("ascii") for b in value.get("BinaryListValues", [])],
         "dataType": value["DataType"],
     }
     if "StringValue" in value:
@@ -72,9 +70,7 @@ class SqsEventSource:
         except Exception:
             # AWS: a failed invocation deletes nothing; the batch comes back after the
             # visibility timeout, and SQS redrives to the DLQ after maxReceiveCount.
-            logger.exception(
-                "worker failed on %d message(s); they return to the queue", len(records)
-            )
+            logger.exception("worker failed on %d message(s); they return to the queue", len(records))
             return len(records)
         succeeded = self._succeeded(records, result)
         if succeeded:
@@ -104,9 +100,7 @@ class SqsEventSource:
         except (TypeError, KeyError):
             failed = set()
         if not failed or not failed <= ids:
-            logger.error(
-                "invalid batchItemFailures %r: the whole batch returns to the queue", failures
-            )
+            logger.error("invalid batchItemFailures %r: the whole batch returns to the queue", failures)
             return []
         return [record for record in records if record["messageId"] not in failed]
 
@@ -117,8 +111,7 @@ class SqsEventSource:
             "body": message["Body"],
             "attributes": dict(message.get("Attributes", {})),
             "messageAttributes": {
-                name: _message_attribute(value)
-                for name, value in message.get("MessageAttributes", {}).items()
+                name: _message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
             },
             "md5OfBody": message["MD5OfBody"],
             "eventSource": "aws:sqs",
@@ -130,18 +123,24 @@ class SqsEventSource:
         return record
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"tasklane-worker-{self._queue.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"tasklane-worker-{self._queue.name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        failing = False
         while not self._stopping.is_set():
             try:
                 self.run_once()
             except Exception:
-                logger.exception("polling %s failed; retrying", self._queue.name)
+                # One traceback per outage, not one a second.
+                if not failing:
+                    logger.exception("polling %s failed; retrying every second", self._queue.name)
+                failing = True
                 self._stopping.wait(1)
+            else:
+                if failing:
+                    logger.info("polling %s works again", self._queue.name)
+                failing = False
 
     def stop(self) -> None:
         """Stop within one long poll (WaitTimeSeconds) plus the batch in flight."""

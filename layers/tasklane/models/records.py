@@ -59,11 +59,14 @@ class TaskRecord:
 
 
 @dataclass
-class BatchTaskRow:
-    task_id: str
+class ChunkRow:
+    """One message's share of a batch as the worker recorded it: up to ten tasks run together."""
+
+    index: int
     state: TaskState
-    errors: bool
-    end: str | None
+    task_ids: list[str]
+    outcomes: dict[str, TaskOutcome]
+    start: str | None
 
 
 @dataclass
@@ -75,10 +78,8 @@ class BatchRecord:
     input_key: str
     task_ids: list[str]
     posted: str
-    running: int = 0
     succeeded: int = 0
     failed: int = 0
-    started: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,17 +91,33 @@ class TaskOutcome:
     status_message: str
     logs: list[LogLine]
     results: list[StoredResult]
+    start: str
     end: str
+
+    def record(self, tenant: str, batch_id: str | None) -> TaskRecord:
+        return TaskRecord(
+            tenant=tenant,
+            task_id=self.task_id,
+            batch_id=batch_id,
+            state=TaskState.COMPLETED,
+            status_message=self.status_message,
+            errors=not self.ok,
+            start=self.start,
+            end=self.end,
+            logs=list(self.logs),
+            results=list(self.results),
+        )
 
 
 class TaskMessage(BaseModel):
-    """One SQS message: up to ten task ids of one batch, or one single task with its input."""
+    """One SQS message: one chunk (up to ten task ids) of a batch, or one single task with its params."""
 
     model_config = ConfigDict(extra="forbid")
 
     v: int = 1
     tenant: str
     batchId: str | None = None
+    chunk: int | None = None
     taskIds: list[str] = Field(min_length=1, max_length=TASKS_PER_MESSAGE)
     templateId: str
     params: dict[str, Any] | None = None

@@ -6,7 +6,6 @@ import zipfile
 from collections.abc import Callable, Mapping
 
 import pytest
-
 from tasklane.dap import Dap, DapLimits, load_dap
 
 BuildZip = Callable[..., bytes]

@@ -6,7 +6,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from tasklane.dap import STEP_KINDS, Engine, LogEntry, RunContext, RunResult, load_dap
 from tasklane.dap import engine as engine_module
 from tasklane.dap.package import DapEnvironment
@@ -123,7 +122,7 @@ def test_missing_required_param(make_dap):
         ("number", True, False),
         ("number", "1", False),
         ("integer", 2, True),
-        ("integer", Decimal("2"), True),
+        ("integer", Decimal(2), True),
         ("integer", 2.5, False),
         ("integer", False, False),
         ("boolean", True, True),
@@ -139,7 +138,7 @@ def test_param_types(make_dap, type_, value, ok):
     result = Engine().run(dap, {"v": value}, CTX)
     assert result.ok is ok
     if not ok:
-        assert failed(result).startswith(f"Param 'v' must be a")
+        assert failed(result).startswith("Param 'v' must be a")
 
 
 def test_defaults_are_applied(make_dap):
@@ -204,7 +203,10 @@ def test_include_and_extends_within_package(make_dap):
 
 
 def test_error_in_included_template_is_located(make_dap):
-    files = {"templates/page.html": "{% include 'templates/part.html' %}", "templates/part.html": "\n\n{{ param.nope }}"}
+    files = {
+        "templates/page.html": "{% include 'templates/part.html' %}",
+        "templates/part.html": "\n\n{{ param.nope }}",
+    }
     message = failed(Engine().run(make_dap(ONE_PAGE, files), {"id": "1"}, CTX))
     assert message.startswith("Template 'templates/part.html' line 3:")
 
@@ -273,7 +275,9 @@ def test_output_limit(make_dap):
     engine = Engine(max_output_bytes=10)
     assert engine.run(dap, {"v": "x" * 5}, CTX).ok
     assert failed(engine.run(dap, {"v": "x" * 6}, CTX)) == "Output exceeds the limit of 10 bytes"
-    assert failed(engine.run(dap, {"v": "é" * 3}, CTX)) == "Output exceeds the limit of 10 bytes"  # bytes, not characters
+    assert (
+        failed(engine.run(dap, {"v": "é" * 3}, CTX)) == "Output exceeds the limit of 10 bytes"
+    )  # bytes, not characters
 
 
 def test_runaway_compose_is_stopped(make_dap):

@@ -10,7 +10,6 @@ import warnings
 import zipfile
 
 import pytest
-
 from tasklane.dap import ComposeStep, Dap, DapError, DapLimits, StoreStep, load_dap
 
 MANIFEST = """
@@ -29,9 +28,9 @@ def entries(manifest: str = MANIFEST, **files: str | bytes) -> dict[str, str | b
     return {"dap.yaml": textwrap.dedent(manifest), "templates/page.html": PAGE, **files}
 
 
-def errors_of(data: bytes, limits: DapLimits = DapLimits()) -> list[str]:
+def errors_of(data: bytes, limits: DapLimits | None = None) -> list[str]:
     with pytest.raises(DapError) as info:
-        load_dap(data, limits)
+        load_dap(data, limits or DapLimits())
     assert info.value.errors, "DapError must list its problems"
     return info.value.errors
 
@@ -104,7 +103,16 @@ def test_manifest_must_be_at_root(zip_of):
 
 @pytest.mark.parametrize(
     "name",
-    ["../evil.html", "templates/../../evil.html", "/etc/passwd", "templates\\page.html", "C:/evil.html", "c:evil.html", "a//b.html", "./a.html"],
+    [
+        "../evil.html",
+        "templates/../../evil.html",
+        "/etc/passwd",
+        "templates\\page.html",
+        "C:/evil.html",
+        "c:evil.html",
+        "a//b.html",
+        "./a.html",
+    ],
 )
 def test_unsafe_entry_names_are_rejected(zip_of, name):
     assert_error(errors_of(zip_of(entries(**{name: "x"}))), repr(name))
@@ -208,31 +216,53 @@ def test_bad_yaml(zip_of, manifest, fragment):
             "name: X\nsteps:\n  - compose: {template: templates/page.html, as: page}\n    store: {from: page, id: A}",
             ("steps.0:", "exactly one key"),
         ),
-        ("name: X\nsteps:\n  - compose: {tempalte: templates/page.html, as: page}", ("steps.0.compose.tempalte: unknown key",)),
+        (
+            "name: X\nsteps:\n  - compose: {tempalte: templates/page.html, as: page}",
+            ("steps.0.compose.tempalte: unknown key",),
+        ),
         ("name: X\nsteps:\n  - compose: {template: templates/page.html, as: page}\nextra: 1", ("extra: unknown key",)),
         ("name: X\nsteps: []", ("steps:",)),
         ("steps:\n  - compose: {template: templates/page.html, as: page}", ("name: required key is missing",)),
         ("name: X\nversion: 2\nsteps:\n  - compose: {template: templates/page.html, as: page}", ("version:",)),
-        ("name: X\nparams: {n: {type: float}}\nsteps:\n  - compose: {template: templates/page.html, as: page}", ("params.n.type:",)),
+        (
+            "name: X\nparams: {n: {type: float}}\nsteps:\n  - compose: {template: templates/page.html, as: page}",
+            ("params.n.type:",),
+        ),
         (
             "name: X\nparams: {n: {type: number, default: abc}}\nsteps:\n  - compose: {template: templates/page.html, as: page}",
             ("params.n:", "default 'abc' is not of type 'number'"),
         ),
-        ("name: X\nsteps:\n  - compose: {template: templates/page.html, as: param}", ("steps.0.compose.as:", "reserved")),
-        ("name: X\nsteps:\n  - compose: {template: templates/page.html, as: 1bad}", ("steps.0.compose.as:", "not a valid name")),
+        (
+            "name: X\nsteps:\n  - compose: {template: templates/page.html, as: param}",
+            ("steps.0.compose.as:", "reserved"),
+        ),
+        (
+            "name: X\nsteps:\n  - compose: {template: templates/page.html, as: 1bad}",
+            ("steps.0.compose.as:", "not a valid name"),
+        ),
         ("name: X\nsteps:\n  - compose: {template: ../page.html, as: page}", ("steps.0.compose.template:",)),
-        (
-            "name: X\nsteps:\n  - compose: {template: templates/page.html, as: page}\n  - store: {from: page, id: 'bad/id'}",
-            ("steps.1.store.id:",),
-        ),
-        (
-            "name: X\nsteps:\n  - compose: {template: templates/page.html, as: page}\n  - store: {from: page, id: A, content_type: \"text/html\\r\\nX-Evil: 1\"}",
-            ("steps.1.store.content_type:",),
-        ),
     ],
 )
 def test_invalid_manifest(zip_of, manifest, fragments):
     assert_error(errors_of(zip_of(entries(manifest))), *fragments)
+
+
+@pytest.mark.parametrize(
+    ("store", "fragment"),
+    [
+        ("id: 'bad/id'", "steps.1.store.id:"),
+        ('id: "Page\\n"', "steps.1.store.id:"),
+        ('id: A, content_type: "text/html\\r\\nX-Evil: 1"', "steps.1.store.content_type:"),
+        ('id: A, content_type: "text/html;\\r\\nX-Evil: 1"', "steps.1.store.content_type:"),
+        ("id: A, filename: ''", "steps.1.store.filename:"),
+        ("id: A, form: page", "steps.1.store.form: unknown key"),
+    ],
+)
+def test_invalid_store_step(zip_of, store, fragment):
+    manifest = (
+        f"name: X\nsteps:\n  - compose: {{template: templates/page.html, as: page}}\n  - store: {{from: page, {store}}}"
+    )
+    assert_error(errors_of(zip_of(entries(manifest))), fragment)
 
 
 def test_store_from_unknown_output(zip_of):
@@ -261,7 +291,9 @@ def test_duplicate_names_and_ids(zip_of):
 
 def test_missing_template_file(zip_of):
     manifest = "name: X\nsteps:\n  - compose: {template: templates/nope.html, as: page}"
-    assert_error(errors_of(zip_of(entries(manifest))), "steps.0.compose.template", "'templates/nope.html' is not in the package")
+    assert_error(
+        errors_of(zip_of(entries(manifest))), "steps.0.compose.template", "'templates/nope.html' is not in the package"
+    )
 
 
 def test_template_syntax_error_reports_file_and_line(zip_of):
@@ -270,11 +302,18 @@ def test_template_syntax_error_reports_file_and_line(zip_of):
 
 
 def test_unknown_filter_is_a_load_error(zip_of):
-    assert_error(errors_of(zip_of(entries(**{"templates/page.html": "{{ x | nosuchfilter }}"}))), "templates/page.html line 1", "nosuchfilter")
+    assert_error(
+        errors_of(zip_of(entries(**{"templates/page.html": "{{ x | nosuchfilter }}"}))),
+        "templates/page.html line 1",
+        "nosuchfilter",
+    )
 
 
 def test_included_templates_are_checked(zip_of):
-    files = {"templates/page.html": "{% include 'templates/part.html' %}{% include 'templates/gone.html' %}", "templates/part.html": "{% for %}"}
+    files = {
+        "templates/page.html": "{% include 'templates/part.html' %}{% include 'templates/gone.html' %}",
+        "templates/part.html": "{% for %}",
+    }
     errors = errors_of(zip_of(entries(**files)))
     assert_error(errors, "templates/part.html line 1")
     assert_error(errors, "templates/page.html", "'templates/gone.html'", "not in the package")

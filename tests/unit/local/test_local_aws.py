@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from tasklane.local.aws import LocalAws
+from tasklane.local.aws import LocalAws, SerializedDynamoDB
 from tasklane.local.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -38,9 +39,7 @@ def test_table_has_the_template_keys_index_and_ttl(aws):
     table = dynamodb.describe_table(TableName=aws.resources.tables["ItemsTable"])["Table"]
 
     assert table["KeySchema"] == template.key_schema
-    assert sorted(table["AttributeDefinitions"], key=str) == sorted(
-        template.attribute_definitions, key=str
-    )
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(template.attribute_definitions, key=str)
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["byStatus"]
     ttl = dynamodb.describe_time_to_live(TableName="tasklane-itemstable")["TimeToLiveDescription"]
@@ -49,9 +48,9 @@ def test_table_has_the_template_keys_index_and_ttl(aws):
 
 def test_queue_redrives_to_its_dead_letter_queue(aws):
     queues = aws.resources.queues
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queues["JobsQueue"].url, AttributeNames=["All"]
-    )["Attributes"]
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=queues["JobsQueue"].url, AttributeNames=["All"])[
+        "Attributes"
+    ]
 
     assert attributes["VisibilityTimeout"] == "1"
     assert json.loads(attributes["RedrivePolicy"]) == {
@@ -62,9 +61,7 @@ def test_queue_redrives_to_its_dead_letter_queue(aws):
 
 
 def test_bucket_lifecycle_in_the_s3_api_shape(aws):
-    rules = boto3.client("s3").get_bucket_lifecycle_configuration(Bucket="tasklane-filesbucket")[
-        "Rules"
-    ]
+    rules = boto3.client("s3").get_bucket_lifecycle_configuration(Bucket="tasklane-filesbucket")["Rules"]
 
     assert rules == [
         {
@@ -78,9 +75,7 @@ def test_bucket_lifecycle_in_the_s3_api_shape(aws):
 
 
 def test_environment_resolves_against_the_created_resources(aws):
-    environment = aws.resolver.resolve_environment(
-        aws.template.functions["ConfigFunction"].environment
-    )
+    environment = aws.resolver.resolve_environment(aws.template.functions["ConfigFunction"].environment)
 
     assert environment["TABLE_NAME"] == "tasklane-itemstable"
     assert environment["QUEUE_URL"] == aws.resources.queues["JobsQueue"].url
@@ -99,9 +94,7 @@ def test_reset_empties_everything_and_keeps_names(aws):
     assert after == before
     assert dynamodb.scan(TableName="tasklane-itemstable")["Count"] == 0
     assert (
-        dynamodb.describe_time_to_live(TableName="tasklane-itemstable")["TimeToLiveDescription"][
-            "TimeToLiveStatus"
-        ]
+        dynamodb.describe_time_to_live(TableName="tasklane-itemstable")["TimeToLiveDescription"]["TimeToLiveStatus"]
         == "ENABLED"
     )
 
@@ -117,3 +110,37 @@ def test_close_restores_the_process_environment(monkeypatch):
     assert "AWS_ENDPOINT_URL" not in os.environ
     assert "AWS_SECRET_ACCESS_KEY" not in os.environ
     assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"
+
+
+def test_dynamodb_requests_take_turns_while_other_services_do_not():
+    entered = {name: threading.Event() for name in ("query", "update", "sqs")}
+    release = threading.Event()
+
+    def moto(environ, start_response):
+        entered[environ["name"]].set()
+        assert release.wait(10)
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    app = SerializedDynamoDB(moto)
+
+    def call(name: str, target: str) -> None:
+        assert list(app({"name": name, "HTTP_X_AMZ_TARGET": target}, lambda *_: None)) == [b"{}"]
+
+    threads = [
+        threading.Thread(target=call, args=("query", "DynamoDB_20120810.Query")),
+        threading.Thread(target=call, args=("update", "DynamoDB_20120810.UpdateItem")),
+        threading.Thread(target=call, args=("sqs", "AmazonSQS.ReceiveMessage")),
+    ]
+    threads[0].start()
+    assert entered["query"].wait(10)
+    threads[1].start()
+    threads[2].start()
+
+    assert entered["sqs"].wait(10)  # a long poll never waits for DynamoDB
+    # AWS: DynamoDB operations are atomic: the update waits until the query is done
+    assert not entered["update"].wait(0.3)
+    release.set()
+    assert entered["update"].wait(10)
+    for thread in threads:
+        thread.join(10)

@@ -22,9 +22,7 @@ LAYERS = HERE.parents[2] / "layers"
 def test_token_prints_a_dev_jwt(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
 
-    assert (
-        cli.main(["token", "--tenant", "acme", "--scope", "a", "--scope", "b", "--ttl", "60"]) == 0
-    )
+    assert cli.main(["token", "--tenant", "acme", "--scope", "a", "--scope", "b", "--ttl", "60"]) == 0
 
     token = capsys.readouterr().out.strip()
     server = devkeys.JwksServer(tmp_path / ".tasklane")
@@ -32,9 +30,7 @@ def test_token_prints_a_dev_jwt(tmp_path: Path, monkeypatch, capsys):
         key = jwt.PyJWKClient(server.start()).get_signing_key_from_jwt(token).key
     finally:
         server.stop()
-    claims = jwt.decode(
-        token, key, algorithms=["RS256"], audience="tasklane", issuer="tasklane-local"
-    )
+    claims = jwt.decode(token, key, algorithms=["RS256"], audience="tasklane", issuer="tasklane-local")
     assert (claims["tenant"], claims["scope"], claims["exp"] - claims["iat"]) == ("acme", "a b", 60)
 
 
@@ -65,10 +61,7 @@ def test_apikey_runs_the_domain_call_against_the_stack(tmp_path: Path, monkeypat
     def create_api_key(tenant: str) -> str:
         seen.update(
             tenant=tenant,
-            **{
-                k: os.environ.get(k)
-                for k in ("AWS_ENDPOINT_URL", "TABLE_NAME", "AWS_DEFAULT_REGION")
-            },
+            **{k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "TABLE_NAME", "AWS_DEFAULT_REGION")},
         )
         return "tlk_secret"
 
@@ -108,9 +101,7 @@ def test_local_serves_until_sigint_then_exits_cleanly(tmp_path: Path, wait_for):
     )
     state_file = tmp_path / ".tasklane" / "local.json"
     try:
-        wait_for(
-            lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json"
-        )
+        wait_for(lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json")
         assert process.poll() is None, process.communicate()
         url = json.loads(state_file.read_text())["url"]
 
@@ -152,9 +143,7 @@ def test_local_stops_on_sigterm(tmp_path: Path, wait_for):
     )
     state_file = tmp_path / ".tasklane" / "local.json"
     try:
-        wait_for(
-            lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json"
-        )
+        wait_for(lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json")
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
     finally:
@@ -171,3 +160,12 @@ def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
     assert exit_info.value.code == 2
+
+
+def test_local_reports_a_template_it_cannot_run(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    assert cli.main(["local", "--port", "0", "--template", "missing.yaml"]) == 1
+
+    assert "missing.yaml" in capsys.readouterr().err
+    assert not (tmp_path / ".tasklane" / "local.json").exists()

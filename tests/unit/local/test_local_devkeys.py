@@ -23,9 +23,7 @@ def test_token_verifies_with_pyjwkclient_against_the_jwks_endpoint(tmp_path: Pat
     token = devkeys.issue_token("acme", ["tasks:write", "tasks:read"], tmp_path)
 
     signing_key = jwt.PyJWKClient(jwks_url).get_signing_key_from_jwt(token)
-    claims = jwt.decode(
-        token, signing_key.key, algorithms=["RS256"], audience="tasklane", issuer="tasklane-local"
-    )
+    claims = jwt.decode(token, signing_key.key, algorithms=["RS256"], audience="tasklane", issuer="tasklane-local")
 
     assert claims["tenant"] == "acme"
     assert claims["sub"] == "acme"
@@ -51,18 +49,14 @@ def test_expired_and_foreign_tokens_are_rejected(tmp_path: Path, jwks_url: str):
     client = jwt.PyJWKClient(jwks_url)
 
     with pytest.raises(jwt.ExpiredSignatureError):
-        jwt.decode(
-            old, client.get_signing_key_from_jwt(old).key, algorithms=["RS256"], audience="tasklane"
-        )
+        jwt.decode(old, client.get_signing_key_from_jwt(old).key, algorithms=["RS256"], audience="tasklane")
     with pytest.raises(jwt.PyJWKClientError):
         client.get_signing_key_from_jwt(other)
 
 
 def test_jwks_endpoint_serves_only_the_key_set(tmp_path: Path, jwks_url: str):
     assert jwks_url.startswith("http://127.0.0.1:") and jwks_url.endswith("/.well-known/jwks.json")
-    assert requests.get(jwks_url, timeout=5).json() == json.loads(
-        (tmp_path / "jwks.json").read_text()
-    )
+    assert requests.get(jwks_url, timeout=5).json() == json.loads((tmp_path / "jwks.json").read_text())
     assert requests.get(jwks_url.replace("jwks.json", "dev-key.pem"), timeout=5).status_code == 404
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,9 +40,7 @@ def test_context_counts_down_from_the_timeout():
     assert context.get_remaining_time_in_millis() == 0
     assert context.function_name == "tasklane-F"
     assert context.memory_limit_in_mb == 512
-    assert (
-        context.invoked_function_arn == "arn:aws:lambda:us-east-1:123456789012:function:tasklane-F"
-    )
+    assert context.invoked_function_arn == "arn:aws:lambda:us-east-1:123456789012:function:tasklane-F"
     assert context.log_group_name == "/aws/lambda/tasklane-F"
     assert context.log_stream_name.startswith("2023/11/14/[$LATEST]")
     assert len(context.aws_request_id) == 36
@@ -96,3 +95,28 @@ def test_merge_environments_refuses_conflicts():
         "X": "1",
         "Y": "2",
     }
+
+
+def test_a_function_handles_one_event_at_a_time():
+    function = load_template(FIXTURES / "gateway.yaml").functions["EchoFunction"]
+    entered = {1: threading.Event(), 2: threading.Event()}
+    release = threading.Event()
+
+    def handler(event, context):
+        entered[event["n"]].set()
+        assert release.wait(10)
+        return event["n"]
+
+    local = LocalFunction(function, handler)
+    first = threading.Thread(target=local.invoke, args=({"n": 1},))
+    second = threading.Thread(target=local.invoke, args=({"n": 2},))
+    first.start()
+    assert entered[1].wait(10)
+    second.start()
+
+    # AWS: the second event waits for the environment to be free
+    assert not entered[2].wait(0.3)
+    release.set()
+    assert entered[2].wait(10)
+    first.join(10)
+    second.join(10)

@@ -18,12 +18,8 @@ RESOURCES = Resources(
     tables={"ItemsTable": "t-items"},
     buckets={"FilesBucket": "t-files"},
     queues={
-        "JobsQueue": QueueResource(
-            "t-jobs", "http://moto/123456789012/t-jobs", "arn:aws:sqs:eu-west-1:1:t-jobs"
-        ),
-        "JobsDlq": QueueResource(
-            "t-dlq", "http://moto/123456789012/t-dlq", "arn:aws:sqs:eu-west-1:1:t-dlq"
-        ),
+        "JobsQueue": QueueResource("t-jobs", "http://moto/123456789012/t-jobs", "arn:aws:sqs:eu-west-1:1:t-jobs"),
+        "JobsDlq": QueueResource("t-dlq", "http://moto/123456789012/t-dlq", "arn:aws:sqs:eu-west-1:1:t-dlq"),
     },
 )
 
@@ -33,9 +29,7 @@ def resolver(**parameters: str) -> ReferenceResolver:
 
 
 def test_environment_resolves_to_plain_strings():
-    environment = resolver(Secret="s3cret").resolve_environment(
-        TEMPLATE.functions["ConfigFunction"].environment
-    )
+    environment = resolver(Secret="s3cret").resolve_environment(TEMPLATE.functions["ConfigFunction"].environment)
 
     assert environment == {
         "TABLE_NAME": "t-items",
@@ -78,12 +72,10 @@ def test_unknown_references_fail_loudly(value):
 def test_sub_list_form_literals_join_and_scalars():
     r = resolver(Secret="x")
 
-    assert r.resolve(
-        {"Fn::Sub": ["${T}/${!Keep}/${AWS::AccountId}", {"T": {"Ref": "ItemsTable"}}]}
-    ) == ("t-items/${Keep}/123456789012")
-    assert r.resolve({"Fn::Join": ["-", ["a", {"Ref": "FilesBucket"}]]}) == "a-t-files"
-    assert r.resolve({"Fn::GetAtt": ["ItemsTable", "Arn"]}) == (
-        "arn:aws:dynamodb:eu-west-1:123456789012:table/t-items"
+    assert r.resolve({"Fn::Sub": ["${T}/${!Keep}/${AWS::AccountId}", {"T": {"Ref": "ItemsTable"}}]}) == (
+        "t-items/${Keep}/123456789012"
     )
+    assert r.resolve({"Fn::Join": ["-", ["a", {"Ref": "FilesBucket"}]]}) == "a-t-files"
+    assert r.resolve({"Fn::GetAtt": ["ItemsTable", "Arn"]}) == ("arn:aws:dynamodb:eu-west-1:123456789012:table/t-items")
     assert r.resolve(True) == "true"
     assert r.resolve(10) == "10"

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ import boto3
 import pytest
 import requests
 
+from tasklane.local.aws import ResourcesInUse
 from tasklane.local.gateway import MAX_BODY_BYTES
 from tasklane.local.lambda_runtime import EnvironmentConflict
 from tasklane.local.references import UnresolvableReference
@@ -100,8 +102,6 @@ def test_attributes_and_state_file(stack, tmp_path):
 
 
 def test_worker_thread_consumes_the_queue(stack, wait_for):
-    import sys
-
     boto3.client("sqs").send_message(QueueUrl=stack.resources["JobsQueue"], MessageBody="via stack")
 
     wait_for(lambda: sys.modules["tasklane_fn_WorkerFunction"].SEEN, what="the worker")
@@ -109,19 +109,34 @@ def test_worker_thread_consumes_the_queue(stack, wait_for):
 
 
 def test_close_puts_everything_back(tmp_path):
-    stack = LocalStack(
-        FIXTURES / "stack.yaml", port=0, parameter_overrides={"Secret": "x"}, state_dir=tmp_path
-    )
+    before = dict(os.environ)
+    stack = LocalStack(FIXTURES / "stack.yaml", port=0, parameter_overrides={"Secret": "x"}, state_dir=tmp_path)
     stack.start()
     url = stack.url
+    assert os.environ["SECRET"] == "x"
 
     stack.close()
 
     assert read_state(tmp_path) is None
-    for name in ("AWS_ENDPOINT_URL", "TABLE_NAME", "SECRET", "AWS_ACCESS_KEY_ID"):
-        assert name not in os.environ
+    assert dict(os.environ) == before
+    assert "tasklane_fn_ConfigFunction" not in sys.modules
     with pytest.raises(requests.ConnectionError):
         requests.get(url, timeout=2)
+
+
+def test_a_second_stack_in_the_same_process_is_refused(stack, tmp_path):
+    second = LocalStack(
+        FIXTURES / "stack.yaml",
+        port=0,
+        parameter_overrides={"Secret": "x"},
+        state_dir=tmp_path / "second",
+    )
+
+    with pytest.raises(ResourcesInUse, match="tasklane-itemstable"):
+        second.start()
+
+    # the first stack is untouched
+    assert requests.get(f"{stack.url}/config", headers=ALLOW, timeout=10).status_code == 200
 
 
 def test_unresolvable_parameter_fails_the_start_cleanly(tmp_path):
@@ -152,9 +167,7 @@ def test_the_real_template_runs_locally(tmp_path):
         assert stack.environment["JWT_AUDIENCE"] == "tasklane"
         jwks_url = stack.environment["JWT_JWKS_URL"]
         assert jwks_url.startswith("http://127.0.0.1:")
-        assert requests.get(jwks_url, timeout=5).json() == json.loads(
-            (tmp_path / "jwks.json").read_text()
-        )
+        assert requests.get(jwks_url, timeout=5).json() == json.loads((tmp_path / "jwks.json").read_text())
         assert stack.environment["DEFAULT_MONTHLY_QUOTA"] == "10000"
         assert stack.environment["TASK_QUEUE_URL"] == stack.resources["TaskQueue"]
         assert stack.gateway is not None

@@ -65,9 +65,7 @@ def test_real_template_table_bucket_and_queues_match_the_yaml():
     assert table.attribute_definitions == raw_table["AttributeDefinitions"]
     assert table.billing_mode == raw_table["BillingMode"]
     assert table.time_to_live is not None
-    assert (
-        table.time_to_live.attribute_name == raw_table["TimeToLiveSpecification"]["AttributeName"]
-    )
+    assert table.time_to_live.attribute_name == raw_table["TimeToLiveSpecification"]["AttributeName"]
     assert table.time_to_live.enabled
 
     queue = template.queues["TaskQueue"]
@@ -78,10 +76,7 @@ def test_real_template_table_bucket_and_queues_match_the_yaml():
     assert queue.redrive.max_receive_count == raw_queue["RedrivePolicy"]["maxReceiveCount"]
 
     bucket = template.buckets["DocumentBucket"]
-    assert (
-        bucket.lifecycle_rules
-        == raw["DocumentBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-    )
+    assert bucket.lifecycle_rules == raw["DocumentBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
 
 
 def test_real_template_worker_and_environment():

@@ -28,9 +28,7 @@ def aws() -> Iterator[LocalAws]:
 def source(aws: LocalAws) -> Iterator[SqsEventSource]:
     function = aws.template.functions["WorkerFunction"]
     local = LocalFunction(function, load_handler(function))
-    source = SqsEventSource(
-        local, function.sqs_events[0], aws.resources.queues["JobsQueue"], aws.region, aws.endpoint
-    )
+    source = SqsEventSource(local, function.sqs_events[0], aws.resources.queues["JobsQueue"], aws.region, aws.endpoint)
     yield source
     source.stop()
     unload_handler(function)

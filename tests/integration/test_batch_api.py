@@ -220,3 +220,65 @@ def test_message_that_outruns_the_commit_is_retried_soon(aws, template_id, monke
     with pytest.raises(execution.BatchNotYetAccepted):
         execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000)
     assert retried == [("rh", execution.NOT_YET_ACCEPTED_RETRY_SECONDS)]
+
+
+def test_redelivered_chunk_does_nothing_and_a_dead_run_is_taken_over(aws, handlers, template_id, ctx, monkeypatch):
+    from datetime import timedelta
+
+    from tasklane import timeutil
+    from tasklane.domain import execution
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(12)]}))
+    first, second = sorted((TaskMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)), key=lambda m: m.chunk or 0)
+    worker = execution.Worker(aws)
+
+    assert len(worker.handle(first, "rh", 60_000)) == 10
+    assert worker.handle(first, "rh", 60_000) == []  # redelivered: already finished
+    status = body_of(batch_status(handlers, ctx, body["id"]))
+    assert status["statusMessage"] == "Started"
+    assert status["progress"] == {"total": 12, "queued": 2, "running": 0, "completed": 10, "failed": 0}
+
+    # A run that dies after claiming leaves the chunk Running under a lease...
+    def die(**_: Any) -> None:
+        raise RuntimeError("worker died")
+
+    aws.documents._s3.meta.events.register("before-call.s3.PutObject", die, unique_id="die")
+    with pytest.raises(RuntimeError):
+        worker.handle(second, "rh", 60_000)
+    aws.documents._s3.meta.events.unregister("before-call.s3.PutObject", unique_id="die")
+    status = body_of(batch_status(handlers, ctx, body["id"]))
+    assert status["progress"]["running"] == 2
+    assert body_of(task_status(handlers, ctx, body["id"], body["tasks"][10]))["statusMessage"] == "Running"
+    assert worker.handle(second, "rh", 60_000) == []  # ...which another delivery respects while it lasts,
+
+    later = timeutil.now() + timedelta(minutes=13)
+    monkeypatch.setattr(execution, "now", lambda: later)
+    assert len(worker.handle(second, "rh", 60_000)) == 2  # ...and takes over once it has run out.
+    status = body_of(batch_status(handlers, ctx, body["id"]))
+    assert status["completed"] is True and status["progress"]["completed"] == 12
+
+
+def test_rejected_batch_messages_run_nothing(aws, handlers, template_id, ctx):
+    from tasklane.domain import execution
+    from tasklane.domain.batches import _messages
+    from tasklane.models.records import BatchRecord, BatchState
+
+    batch = BatchRecord("acme", "c" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/c.json", ["t1"], "2026-11-23T13:20:38.000Z")
+    aws.tasks.put_batch(batch, 2_000_000_000)
+    aws.tasks.set_batch_state("acme", batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED)
+    assert execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000) == []
+    assert aws.tasks.get_chunk("acme", batch.batch_id, 0) is None
+
+
+def test_abandoned_accepting_batch_is_dropped_after_the_horizon(aws, template_id, monkeypatch):
+    from datetime import UTC, datetime
+
+    from tasklane.domain import execution
+    from tasklane.domain.batches import _messages
+    from tasklane.models.records import BatchRecord, BatchState
+
+    batch = BatchRecord("acme", "d" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/d.json", ["t1"], "2026-11-23T13:20:38.000Z")
+    aws.tasks.put_batch(batch, 2_000_000_000)
+    monkeypatch.setattr(execution, "now", lambda: datetime(2026, 11, 23, 13, 22, 0, tzinfo=UTC))
+    assert execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000) == []
+    assert aws.tasks.get_chunk("acme", batch.batch_id, 0) is None

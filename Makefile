@@ -30,7 +30,7 @@ run: install
 	$(VENV)/bin/tasklane local --port $(PORT)
 
 test: install tools sam-check
-	$(VENV)/bin/pytest -n 2 -q tests/unit tests/integration
+	$(VENV)/bin/pytest -n 2 -q tests/unit tests/integration tests/local
 	$(VENV)/bin/pytest -q tests/e2e
 
 unit: install

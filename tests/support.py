@@ -130,6 +130,22 @@ def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
 
 
+def wait_for(probe: Any, timeout: float = 30.0, what: str = "condition", interval: float = 0.05) -> Any:
+    """Poll until `probe()` returns something truthy; fail at the deadline. The pause is the poll interval."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        pause.wait(interval)
+
+
 def serve_file(path: Path):
     """Serve one file over HTTP on a free loopback port (an identity provider's JWKS, say)."""
     import contextlib

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
-from tests.support import example_dap
+from tests.support import example_dap, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(check: Callable[[], Any], seconds: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + seconds
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        pause.wait(0.05)
-    raise AssertionError(f"not done within {seconds} s")
 
 
 def auth(token: str) -> dict[str, str]:

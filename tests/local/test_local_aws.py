@@ -29,7 +29,7 @@ def test_server_listens_on_loopback_and_the_process_uses_it(aws):
     assert os.environ["AWS_ENDPOINT_URL"] == aws.endpoint
     assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
     # a client built the plain way, as handlers build theirs, reaches moto
-    assert boto3.client("dynamodb").list_tables()["TableNames"] == ["tasklane-itemstable"]
+    assert "tasklane-itemstable" in boto3.client("dynamodb").list_tables()["TableNames"]
 
 
 def test_table_has_the_template_keys_index_and_ttl(aws):
@@ -101,15 +101,14 @@ def test_reset_empties_everything_and_keeps_names(aws):
 
 def test_close_restores_the_process_environment(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mine")
+    before = dict(os.environ)
     aws = LocalAws(load_template(FIXTURES / "stack.yaml"), {"Secret": "s"}).start()
     assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"  # only set when unset
     assert os.environ["AWS_SECRET_ACCESS_KEY"] == "testing"
 
     aws.close()
 
-    assert "AWS_ENDPOINT_URL" not in os.environ
-    assert "AWS_SECRET_ACCESS_KEY" not in os.environ
-    assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"
+    assert dict(os.environ) == before
 
 
 def test_dynamodb_requests_take_turns_while_other_services_do_not():

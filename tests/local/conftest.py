@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import wait_for as support_wait_for
+
 Poll = Callable[..., Any]
 
 
@@ -24,16 +26,7 @@ def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _wait_for(probe: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll until probe returns something truthy, failing at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)  # the poll interval, not a guess at how long anything takes
+_wait_for = support_wait_for
 
 
 @pytest.fixture

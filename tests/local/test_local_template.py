@@ -8,7 +8,7 @@ from tasklane.local.template import TemplateError, load_template, load_yaml
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
-REAL_TEMPLATE = HERE.parents[2] / "template.yaml"
+REAL_TEMPLATE = HERE.parents[1] / "template.yaml"
 
 
 def _raw_functions(document: dict) -> dict[str, dict]:

@@ -23,7 +23,7 @@ from tasklane.local.stack import LocalStack, read_state
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
-REAL_TEMPLATE = HERE.parents[2] / "template.yaml"
+REAL_TEMPLATE = HERE.parents[1] / "template.yaml"
 ALLOW = {"x-allow": "yes"}
 
 
@@ -140,18 +140,22 @@ def test_a_second_stack_in_the_same_process_is_refused(stack, tmp_path):
 
 
 def test_unresolvable_parameter_fails_the_start_cleanly(tmp_path):
+    before = dict(os.environ)
+
     with pytest.raises(UnresolvableReference, match="Secret"):
         LocalStack(FIXTURES / "stack.yaml", port=0, state_dir=tmp_path).start()
 
-    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert dict(os.environ) == before
     assert read_state(tmp_path) is None
 
 
 def test_functions_that_disagree_on_environment_fail_the_start(tmp_path):
+    before = dict(os.environ)
+
     with pytest.raises(EnvironmentConflict, match="MODE"):
         LocalStack(FIXTURES / "conflict.yaml", port=0, state_dir=tmp_path).start()
 
-    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert dict(os.environ) == before
 
 
 def test_the_real_template_runs_locally(tmp_path):

@@ -20,7 +20,7 @@ TEMPLATE = load_template(ROOT / "template.yaml")
 PARAMETERS = {
     "JwtIssuer": "https://issuer.test",
     "JwtAudience": "tasklane",
-    "JwksUrl": "file:///nonexistent/jwks.json",
+    "JwksUrl": "https://issuer.test/.well-known/jwks.json",
 }
 
 

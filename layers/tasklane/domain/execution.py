@@ -60,7 +60,8 @@ class Worker:
             batch = self._accepted_batch(message, receipt_handle, moment)
             if batch is None:
                 return []
-            unit = message.chunk if message.chunk is not None else 0
+            assert message.chunk is not None
+            unit = message.chunk
             params_of, expires_at = batch.params, batch.expires_at
 
         run_id = uuid.uuid4().hex

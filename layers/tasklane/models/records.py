@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 STATUS_TTL_SECONDS = 24 * 3600
 TASKS_PER_MESSAGE = 10
@@ -122,3 +122,11 @@ class TaskMessage(BaseModel):
     templateId: str
     params: dict[str, Any] | None = None
     integration: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _chunk_goes_with_batch(self) -> TaskMessage:
+        if (self.batchId is None) != (self.chunk is None):
+            raise ValueError("a batch message names its chunk; a single task's message has neither")
+        if self.batchId is None and len(self.taskIds) != 1:
+            raise ValueError("a single task's message names exactly one task")
+        return self

@@ -1,0 +1,43 @@
+"""Every event in events/ is one its function accepts (they are what `sam local invoke -e` gets)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import ROOT, event, load_function
+
+EXPECTED = {
+    "post_task": {400},  # refers to a template this fresh account does not have
+    "get_task": {404},
+    "post_batch": {400},
+    "get_batch": {404},
+    "get_batch_task": {404},
+    "get_template": {404},
+    "post_template": {400},  # an empty zip: no dap.yaml
+    "get_license": {200},
+}
+
+
+def test_there_is_an_event_for_every_function():
+    functions = {p.parent.name for p in (ROOT / "functions").glob("*/app.py")}
+    events = {p.stem for p in (ROOT / "events").glob("*.json")}
+    assert functions == events
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_http_events_reach_their_handler(aws, ctx, name):
+    answer = load_function(name).lambda_handler(event(name), ctx)
+    assert answer["statusCode"] in EXPECTED[name], answer
+    assert "message" in json.loads(answer["body"]) or answer["statusCode"] == 200
+
+
+def test_worker_event_is_processed(aws, ctx):
+    # The task in the sample event was never posted here: the worker finds nothing to claim.
+    assert load_function("worker").lambda_handler(event("worker"), ctx) == {"batchItemFailures": []}
+
+
+def test_authorizer_event_denies_its_placeholder_token(aws, ctx, monkeypatch):
+    answer = load_function("authorizer").lambda_handler(event("authorizer"), ctx)
+    assert answer["isAuthorized"] is False and answer["context"]["status"] == 401

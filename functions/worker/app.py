@@ -32,7 +32,12 @@ def worker() -> Worker:
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     message = TaskMessage.model_validate_json(record.body)
-    outcomes = worker().handle(message, record.receipt_handle, lambda_context.get_remaining_time_in_millis())
+    outcomes = worker().handle(
+        message,
+        record.receipt_handle,
+        lambda_context.get_remaining_time_in_millis(),
+        int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", 1)),
+    )
     failed = sum(1 for outcome in outcomes if not outcome.ok)
     metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=len(outcomes) - failed)
     metrics.add_metric(name="TasksFailed", unit=MetricUnit.Count, value=failed)

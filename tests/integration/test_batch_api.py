@@ -116,7 +116,9 @@ def test_task_count_limit(aws, handlers, template_id, ctx, count):
     answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "x"}}] * count})
     assert answer["statusCode"] == 400
     [problem] = body_of(answer)["errors"]
-    assert problem["loc"] == "tasks" and ("1000" in problem["message"] or "at least 1" in problem["message"])
+    assert problem["loc"] == "tasks"
+    assert problem["message"] == f"a batch holds 1 to 1,000 tasks; got {count}"
+    assert "1 to 1,000 tasks" in body_of(answer)["message"]
     assert queued_messages(aws) == []
 
 
@@ -282,3 +284,92 @@ def test_abandoned_accepting_batch_is_dropped_after_the_horizon(aws, template_id
     monkeypatch.setattr(execution, "now", lambda: datetime(2026, 11, 23, 13, 22, 0, tzinfo=UTC))
     assert execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000) == []
     assert aws.tasks.get_chunk("acme", batch.batch_id, 0) is None
+
+
+def test_dead_lettered_chunk_ends_failed_and_completes_the_batch(aws, handlers, template_id, ctx):
+    from tasklane.domain import execution
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(12)]}))
+    first, second = sorted((TaskMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)), key=lambda m: m.chunk or 0)
+    worker = execution.Worker(aws)
+    worker.handle(first, "rh", 60_000)
+    assert worker.give_up(first) == []  # finished after all: left as it is
+    assert len(worker.give_up(second)) == 2
+    status = body_of(batch_status(handlers, ctx, body["id"]))
+    assert status["completed"] is True and status["errors"] is True
+    assert status["progress"] == {"total": 12, "queued": 0, "running": 0, "completed": 10, "failed": 2}
+    failed = body_of(task_status(handlers, ctx, body["id"], body["tasks"][11]))
+    assert failed["errors"] is True and "every attempt failed" in failed["statusMessage"]
+
+
+def test_early_message_retries_soon_then_when_the_accept_is_decided(aws, template_id, monkeypatch):
+    from datetime import UTC, datetime
+
+    from tasklane.domain import execution
+    from tasklane.domain.batches import _messages
+    from tasklane.models.records import BatchRecord, BatchState
+
+    batch = BatchRecord("acme", "e" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/e.json", ["t1"], "2026-11-23T13:20:38.000Z")
+    aws.tasks.put_batch(batch, 2_000_000_000)
+    monkeypatch.setattr(execution, "now", lambda: datetime(2026, 11, 23, 13, 20, 40, tzinfo=UTC))
+    delays = []
+    monkeypatch.setattr(aws.queue, "retry_soon", lambda handle, seconds: delays.append(seconds))
+    for receive_count in (1, 2):
+        with pytest.raises(execution.BatchNotYetAccepted):
+            execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000, receive_count)
+    assert delays == [2, 39]  # then posted + 40 s has passed: Accepted runs, Accepting is dropped
+
+
+def test_lost_commit_answer_still_answers_202(aws, handlers, template_id, ctx):
+    ddb = aws.tasks._ddb
+    seen: list[str] = []
+
+    def note(**kwargs: Any) -> None:
+        seen.append("Accepted" if "Accepted" in str(kwargs.get("params")) else "other")
+
+    def lose_answer(**_: Any) -> None:
+        if seen and seen[-1] == "Accepted":
+            seen.append("lost")
+            raise RuntimeError("connection reset after the write")
+
+    ddb.meta.events.register("before-call.dynamodb.UpdateItem", note, unique_id="note")
+    ddb.meta.events.register("after-call.dynamodb.UpdateItem", lose_answer, unique_id="lose")
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}]})
+    ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", unique_id="note")
+    ddb.meta.events.unregister("after-call.dynamodb.UpdateItem", unique_id="lose")
+    assert "lost" in seen and answer["statusCode"] == 202
+    drain(aws, handlers, ctx)
+    assert body_of(batch_status(handlers, ctx, body_of(answer)["id"]))["completed"] is True
+
+
+def test_failed_rollback_step_does_not_skip_the_refund(aws, handlers, template_id, ctx):
+    sqs, ddb = aws.queue._sqs, aws.tasks._ddb
+
+    def fail(**_: Any) -> None:
+        raise RuntimeError("down")
+
+    sqs.meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="f1")
+    ddb.meta.events.register("before-call.dynamodb.UpdateItem", lambda **kw: fail() if "Rejected" in str(kw.get("params")) else None, unique_id="f2")
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}] * 4})
+    sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="f1")
+    ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", unique_id="f2")
+    assert answer["statusCode"] == 503
+    assert body_of(handlers["get_license"](http_event("get_license"), ctx))["used"] == 0
+
+
+def test_batch_status_expires_after_24_hours(aws, handlers, template_id, ctx, monkeypatch):
+    from datetime import timedelta
+
+    from tasklane import timeutil
+    from tasklane.domain import batches
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}]}))
+    later = timeutil.now() + timedelta(hours=24, seconds=1)
+    monkeypatch.setattr(batches, "now", lambda: later)
+    assert batch_status(handlers, ctx, body["id"])["statusCode"] == 404
+    assert task_status(handlers, ctx, body["id"], body["tasks"][0])["statusCode"] == 404
+
+
+def test_another_tenants_template_is_400(aws, handlers, template_id, ctx):
+    answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}]}, tenant="globex")
+    assert answer["statusCode"] == 400 and body_of(answer)["errors"][0]["loc"] == "template"

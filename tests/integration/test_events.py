@@ -38,6 +38,10 @@ def test_worker_event_is_processed(aws, ctx):
     assert load_function("worker").lambda_handler(event("worker"), ctx) == {"batchItemFailures": []}
 
 
+def test_dead_letters_event_is_processed(aws, ctx):
+    assert load_function("dead_letters").lambda_handler(event("dead_letters"), ctx) == {"batchItemFailures": []}
+
+
 def test_authorizer_event_denies_its_placeholder_token(aws, ctx, monkeypatch):
     answer = load_function("authorizer").lambda_handler(event("authorizer"), ctx)
     assert answer["isAuthorized"] is False and answer["context"]["status"] == 401

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tasklane.domain import templates
+from tasklane.models.records import TaskMessage
 from tests.support import (
     body_of,
     dap_part,
@@ -267,3 +268,46 @@ def test_failed_result_write_reports_the_message_and_the_retry_finishes_it(aws, 
     assert run_worker(aws, handlers, ctx) == {"batchItemFailures": []}
     status = body_of(get_status(handlers, ctx, task_id))
     assert status["statusMessage"] == "Ready" and status["completed"] is True
+
+
+def test_license_refusal_stores_and_queues_nothing(aws, handlers, template_id, ctx):
+    aws.licenses.set_quota("acme", 1)
+    assert post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})["statusCode"] == 202
+    for m in queued_messages(aws):
+        aws.queue._sqs.delete_message(QueueUrl=aws.queue._url, ReceiptHandle=m["ReceiptHandle"])
+    items_before = aws.tasks._ddb.scan(TableName=aws.tasks._table)["Count"]
+    refused = post_json(handlers, ctx, {"template": template_id, "params": {"id": "2"}})
+    assert refused["statusCode"] == 402 and body_of(refused)["code"] == "license_exceeded"
+    assert queued_messages(aws) == []
+    assert aws.tasks._ddb.scan(TableName=aws.tasks._table)["Count"] == items_before
+
+
+def test_queue_failure_rolls_back_task_and_license_unit(aws, handlers, template_id, ctx):
+    from tasklane import timeutil
+
+    def fail(**_: Any) -> None:
+        raise RuntimeError("SQS is down")
+
+    aws.queue._sqs.meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="fail")
+    answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})
+    aws.queue._sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
+    assert answer["statusCode"] == 503 and body_of(answer)["code"] == "service_unavailable"
+    tasks = aws.tasks._ddb.scan(TableName=aws.tasks._table, FilterExpression="begins_with(pk, :t)",
+                                ExpressionAttributeValues={":t": {"S": "TENANT#acme#TASK#"}})["Items"]
+    assert tasks == []
+    assert aws.licenses.used("acme", timeutil.term(timeutil.now())) == 0
+
+
+def test_another_tenants_template_is_400(aws, handlers, template_id, ctx):
+    answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}, tenant="globex")
+    assert answer["statusCode"] == 400 and body_of(answer)["errors"][0]["loc"] == "template"
+
+
+def test_dead_lettered_single_task_ends_failed(aws, handlers, template_id, ctx):
+    from tasklane.domain.execution import Worker
+
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    [message] = queued_messages(aws)
+    assert len(Worker(aws).give_up(TaskMessage.model_validate_json(message["Body"]))) == 1
+    status = body_of(get_status(handlers, ctx, task_id))
+    assert status["completed"] is True and status["errors"] is True

@@ -57,7 +57,7 @@ def test_wrong_content_type_is_415(post, ctx):
 
 
 def test_too_large_is_413(post, ctx):
-    answer = post(http_event("post_template", body=b"0" * (5 * 1024 * 1024 + 1), content_type="application/zip"), ctx)
+    answer = post(http_event("post_template", body=b"0" * (4 * 1024 * 1024 + 1), content_type="application/zip"), ctx)
     assert answer["statusCode"] == 413
 
 

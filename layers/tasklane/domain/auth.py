@@ -31,7 +31,7 @@ ROUTE_SCOPES: dict[str, str] = {
     "GET /v1/license": READ,
 }
 API_KEY_SCOPES = frozenset({READ, WRITE})
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _from_bearer(authorization: str, verifier: TokenVerifier) -> Decision:
     except (jwt.PyJWTError, jwt.PyJWKClientError) as error:
         return _deny(401, f"The token is not valid: {error}")
     tenant = str(claims.get("tenant", ""))
-    if not TENANT_PATTERN.match(tenant):
+    if not TENANT_PATTERN.fullmatch(tenant):
         return _deny(401, "The token names no valid tenant")
     return Decision(
         allowed=True, tenant=tenant, principal=str(claims.get("sub", "")), scopes=_token_scopes(claims)
@@ -137,7 +137,7 @@ def _from_bearer(authorization: str, verifier: TokenVerifier) -> Decision:
 
 def _from_api_key(tenant: str, api_key: str, apikeys: ApiKeyStore) -> Decision:
     key_id, _, secret = api_key.partition(".")
-    if not TENANT_PATTERN.match(tenant) or not key_id or not secret:
+    if not TENANT_PATTERN.fullmatch(tenant) or not key_id or not secret:
         return _deny(401, "The tenant id or API key is not valid")
     stored = apikeys.secret_hash(tenant, key_id)
     # Compare even when the key is unknown, so timing does not tell which part was wrong.
@@ -148,7 +148,7 @@ def _from_api_key(tenant: str, api_key: str, apikeys: ApiKeyStore) -> Decision:
 
 def create_api_key(tenant: str, apikeys: ApiKeyStore | None = None) -> str:
     """Issue a key for `tenant`: `<key id>.<secret>`, shown once; only the secret's hash is kept."""
-    if not TENANT_PATTERN.match(tenant):
+    if not TENANT_PATTERN.fullmatch(tenant):
         raise ValueError(f"not a valid tenant id: {tenant!r}")
     if apikeys is None:
         from tasklane.storage import get_backends

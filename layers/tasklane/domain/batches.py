@@ -97,9 +97,15 @@ def submit(backends: Backends, tenant: str, body: TaskBody) -> BatchAccepted:
         backends.queue.send(_messages(batch))
         backends.tasks.set_batch_state(tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.ACCEPTED)
     except Exception as error:
-        logger.exception("batch not accepted, rolling back", extra={"batch_id": batch.batch_id})
-        _roll_back(backends, batch, written, reservation)
-        raise ServiceUnavailable("The batch was not accepted and none of its tasks will run; retry the request") from error
+        if written and _committed(backends, batch):
+            # The commit landed but its answer was lost (the client's retry then failed its condition).
+            logger.warning("commit answer lost; the batch is accepted", extra={"batch_id": batch.batch_id})
+        else:
+            logger.exception("batch not accepted, rolling back", extra={"batch_id": batch.batch_id})
+            _roll_back(backends, batch, written, reservation)
+            raise ServiceUnavailable(
+                "The batch was not accepted and none of its tasks will run; retry the request"
+            ) from error
     return BatchAccepted(id=batch.batch_id, tasks=batch.task_ids, licenseUsage=reservation.units)
 
 
@@ -122,15 +128,34 @@ def _messages(batch: BatchRecord) -> list[TaskMessage]:
     ]
 
 
-def _roll_back(backends: Backends, batch: BatchRecord, written: bool, reservation: licensing.Reservation) -> None:
-    # Messages already sent find the batch Rejected (or never Accepted) and run nothing.
+def _committed(backends: Backends, batch: BatchRecord) -> bool:
     try:
-        if written:
-            backends.tasks.set_batch_state(batch.tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED)
-        licensing.release(backends, reservation)
-        backends.documents.delete(batch.input_key)
+        found = backends.tasks.get_batch(batch.tenant, batch.batch_id, epoch(now()))
     except Exception:
-        logger.exception("rollback incomplete", extra={"batch_id": batch.batch_id})
+        logger.exception("could not tell whether the batch committed", extra={"batch_id": batch.batch_id})
+        return False
+    return found is not None and found.state is BatchState.ACCEPTED
+
+
+def _roll_back(backends: Backends, batch: BatchRecord, written: bool, reservation: licensing.Reservation) -> None:
+    """Each step on its own: one failing must not skip the others."""
+    # Messages already sent find the batch Rejected, or still Accepting past the horizon, and run nothing.
+    steps = [
+        lambda: licensing.release(backends, reservation),
+        lambda: backends.documents.delete(batch.input_key),
+    ]
+    if written:
+        steps.insert(
+            0,
+            lambda: backends.tasks.set_batch_state(
+                batch.tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED
+            ),
+        )
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            logger.exception("rollback step failed", extra={"batch_id": batch.batch_id})
 
 
 def _accepted(backends: Backends, tenant: str, batch_id: str) -> BatchRecord:

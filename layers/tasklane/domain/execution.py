@@ -25,8 +25,8 @@ from tasklane.timeutil import epoch, iso, now
 
 logger = Logger(child=True)
 
-# POST /v1/batch finishes within API Gateway's 29 s; an Accepting batch older than this was abandoned.
-ACCEPT_HORIZON = timedelta(seconds=60)
+# POST /v1/batch runs at most 29 s (its Lambda timeout); an Accepting batch older than this was abandoned.
+ACCEPT_HORIZON = timedelta(seconds=40)
 NOT_YET_ACCEPTED_RETRY_SECONDS = 2
 
 
@@ -49,7 +49,9 @@ class Worker:
         self._daps = DapCache()
         self._batches: OrderedDict[tuple[str, str], AcceptedBatch] = OrderedDict()
 
-    def handle(self, message: TaskMessage, receipt_handle: str, remaining_ms: int) -> list[TaskOutcome]:
+    def handle(
+        self, message: TaskMessage, receipt_handle: str, remaining_ms: int, receive_count: int = 1
+    ) -> list[TaskOutcome]:
         """Run the unit this message names unless it is done or running elsewhere; returns the outcomes written."""
         moment = now()
         if message.batchId is None:
@@ -57,7 +59,7 @@ class Worker:
             params_of = {unit: message.params or {}}
             expires_at = epoch(moment) + STATUS_TTL_SECONDS
         else:
-            batch = self._accepted_batch(message, receipt_handle, moment)
+            batch = self._accepted_batch(message, receipt_handle, moment, receive_count)
             if batch is None:
                 return []
             assert message.chunk is not None
@@ -86,21 +88,27 @@ class Worker:
             return []
         return outcomes
 
-    def _accepted_batch(self, message: TaskMessage, receipt_handle: str, moment: datetime) -> AcceptedBatch | None:
+    def _accepted_batch(
+        self, message: TaskMessage, receipt_handle: str, moment: datetime, receive_count: int
+    ) -> AcceptedBatch | None:
         assert message.batchId is not None
         key = (message.tenant, message.batchId)
         if key in self._batches:
             self._batches.move_to_end(key)
             return self._batches[key]
-        batch = self._backends.tasks.get_batch(message.tenant, message.batchId, epoch(moment), consistent=True)
+        batch = self._backends.tasks.get_batch(message.tenant, message.batchId, epoch(moment))
         if batch is None or batch.state is BatchState.REJECTED:
             logger.info("batch not accepted: message dropped", extra={"batch_id": message.batchId})
             return None
         if batch.state is BatchState.ACCEPTING:
-            if moment - datetime.fromisoformat(batch.posted) > ACCEPT_HORIZON:
+            decided_at = datetime.fromisoformat(batch.posted) + ACCEPT_HORIZON
+            if moment > decided_at:
                 logger.warning("batch abandoned while accepting: message dropped", extra={"batch_id": batch.batch_id})
                 return None
-            self._backends.queue.retry_soon(receipt_handle, NOT_YET_ACCEPTED_RETRY_SECONDS)
+            # First retry soon (the commit is usually a moment away), then once the outcome is certain,
+            # so that a slow accept costs at most two extra receives.
+            delay = NOT_YET_ACCEPTED_RETRY_SECONDS if receive_count <= 1 else int((decided_at - moment).total_seconds()) + 1
+            self._backends.queue.retry_soon(receipt_handle, delay)
             raise BatchNotYetAccepted(batch.batch_id)
         raw = self._backends.documents.get_input(batch.input_key)
         if raw is None:
@@ -113,6 +121,17 @@ class Worker:
         while len(self._batches) > 8:
             self._batches.popitem(last=False)
         return found
+
+    def give_up(self, message: TaskMessage) -> list[TaskOutcome]:
+        """A message the queue dead-lettered: its tasks end failed instead of waiting forever."""
+        reason = "The task could not be run: every attempt failed"
+        start = iso(now())
+        outcomes = [_failed(task_id, reason, start) for task_id in message.taskIds]
+        unit = message.taskIds[0] if message.batchId is None else message.chunk
+        assert unit is not None
+        if self._backends.tasks.give_up(message.tenant, message.batchId, unit, outcomes):
+            return outcomes
+        return []
 
     def _run(self, message: TaskMessage, dap: Dap | None, task_id: str, params: dict[str, Any]) -> TaskOutcome:
         start = iso(now())

@@ -13,8 +13,8 @@ from tasklane.models.errors import BadRequest, NotFound, PayloadTooLarge, detail
 from tasklane.storage import Backends
 from tasklane.timeutil import iso, now
 
-MAX_DAP_BYTES = 5 * 1024 * 1024
-_TEMPLATE_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_DAP_BYTES = 4 * 1024 * 1024  # what fits a Lambda invocation once base64-encoded
+_TEMPLATE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def check(data: bytes) -> Dap:
@@ -41,7 +41,7 @@ def upload(backends: Backends, tenant: str, data: bytes) -> TemplateInfo:
 
 
 def describe(backends: Backends, tenant: str, template_id: str) -> TemplateInfo:
-    found = backends.documents.head_template(tenant, template_id) if _TEMPLATE_ID.match(template_id) else None
+    found = backends.documents.head_template(tenant, template_id) if _TEMPLATE_ID.fullmatch(template_id) else None
     if found is None:
         raise NotFound(f"Template {template_id} not found")
     return TemplateInfo(
@@ -66,7 +66,7 @@ def choose(backends: Backends, tenant: str, reference: str | None, embedded: byt
         dap = check(embedded)
         return TemplateChoice(id=template_id(dap), embedded=(dap, embedded))
     assert reference is not None
-    if not _TEMPLATE_ID.match(reference) or backends.documents.head_template(tenant, reference) is None:
+    if not _TEMPLATE_ID.fullmatch(reference) or backends.documents.head_template(tenant, reference) is None:
         raise BadRequest(
             f"Unknown template {reference!r}",
             [detail("template", "no template with this id: upload it with POST /v1/templates", "not_found")],

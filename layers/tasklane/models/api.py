@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 MAX_BATCH_TASKS = 1000
 Params = dict[str, Any]
@@ -59,6 +60,15 @@ class BatchData(Strict):
 
     tasks: list[BatchTaskSpec] = Field(min_length=1, max_length=MAX_BATCH_TASKS)
     integration: Integration | None = None
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _within_limit(cls, value: Any) -> Any:
+        if isinstance(value, list) and not 1 <= len(value) <= MAX_BATCH_TASKS:
+            raise PydanticCustomError(
+                "batch_size", "a batch holds 1 to {limit} tasks; got {count}", {"limit": "1,000", "count": len(value)}
+            )
+        return value
 
     @model_validator(mode="after")
     def _salesforce_needs_record_ids(self) -> BatchData:

@@ -95,7 +95,8 @@ def validation_details(error: ValidationError, prefix: str = "") -> list[ErrorDe
 
 def bad_request_from(error: ValidationError, prefix: str = "", what: str = "request") -> BadRequest:
     details = validation_details(error, prefix)
-    return BadRequest(f"Invalid {what}: {len(details)} problem(s)", details)
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return BadRequest(f"Invalid {what}: {details[0].loc}: {details[0].message}{more}", details)
 
 
 def detail(loc: str, message: str, type_: str = "invalid") -> ErrorDetail:

@@ -113,7 +113,10 @@ class TaskStore:
         self._ddb.delete_item(TableName=self._table, Key=unit_key(tenant, None, task_id))
 
     def get_task(self, tenant: str, task_id: str, now_epoch: int) -> TaskRecord | None:
-        item = self._ddb.get_item(TableName=self._table, Key=unit_key(tenant, None, task_id)).get("Item")
+        # Consistent: a GET right after the 202 must see the task.
+        item = self._ddb.get_item(
+            TableName=self._table, Key=unit_key(tenant, None, task_id), ConsistentRead=True
+        ).get("Item")
         if item is None or _expired(item, now_epoch):
             return None
         return TaskRecord(
@@ -156,9 +159,10 @@ class TaskStore:
             ExpressionAttributeValues={":new": _s(new), ":expected": _s(expected)},
         )
 
-    def get_batch(self, tenant: str, batch_id: str, now_epoch: int, consistent: bool = False) -> BatchRecord | None:
+    def get_batch(self, tenant: str, batch_id: str, now_epoch: int) -> BatchRecord | None:
+        # Consistent: a GET right after the 202, or a worker right after the commit, must see Accepted.
         item = self._ddb.get_item(
-            TableName=self._table, Key=_key(batch_pk(tenant, batch_id), "BATCH"), ConsistentRead=consistent
+            TableName=self._table, Key=_key(batch_pk(tenant, batch_id), "BATCH"), ConsistentRead=True
         ).get("Item")
         if item is None or _expired(item, now_epoch):
             return None
@@ -175,7 +179,9 @@ class TaskStore:
         )
 
     def get_chunk(self, tenant: str, batch_id: str, index: int) -> ChunkRow | None:
-        item = self._ddb.get_item(TableName=self._table, Key=unit_key(tenant, batch_id, index)).get("Item")
+        item = self._ddb.get_item(
+            TableName=self._table, Key=unit_key(tenant, batch_id, index), ConsistentRead=True
+        ).get("Item")
         return _chunk_from_item(item) if item else None
 
     def chunks(self, tenant: str, batch_id: str) -> list[ChunkRow]:
@@ -184,6 +190,7 @@ class TaskStore:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :chunk)",
+            "ConsistentRead": True,
             "ExpressionAttributeValues": {":pk": _s(batch_pk(tenant, batch_id)), ":chunk": _s("CHUNK#")},
         }
         while True:
@@ -238,34 +245,51 @@ class TaskStore:
     def finish(
         self, tenant: str, batch_id: str | None, unit: str | int, outcomes: Sequence[TaskOutcome], run_id: str
     ) -> bool:
-        """Write the outcomes if this run still owns the unit; a batch's counters move in the same transaction."""
-        condition = "runId = :run AND #state = :running"
+        """Write the outcomes if this run still owns the unit; a batch's counters move in the same write."""
+        return self._complete(
+            tenant, batch_id, unit, outcomes, "runId = :run AND #state = :running",
+            {":run": _s(run_id), ":running": _s(TaskState.RUNNING)},
+        )
+
+    def give_up(self, tenant: str, batch_id: str | None, unit: str | int, outcomes: Sequence[TaskOutcome]) -> bool:
+        """Record failed outcomes for a unit no run could finish, unless one did after all."""
+        # A single task that does not exist was rolled back: nothing to record. A chunk may never have started.
+        exists = "attribute_exists(#state) AND" if batch_id is None else "attribute_not_exists(#state) OR"
+        return self._complete(tenant, batch_id, unit, outcomes, f"{exists} #state <> :completed", {})
+
+    def _complete(
+        self,
+        tenant: str,
+        batch_id: str | None,
+        unit: str | int,
+        outcomes: Sequence[TaskOutcome],
+        condition: str,
+        condition_values: dict[str, Any],
+    ) -> bool:
         names = {"#state": "state"}
         if batch_id is None:
             [outcome] = outcomes
-            update: dict[str, Any] = {
-                "TableName": self._table,
-                "Key": unit_key(tenant, None, unit),
-                "UpdateExpression": (
-                    "SET #state = :completed, statusMessage = :message, errors = :errors, startDateTime = :start,"
-                    " endDateTime = :end, logs = :logs, results = :results REMOVE leaseUntil"
-                ),
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": {
-                    ":completed": _s(TaskState.COMPLETED),
-                    ":running": _s(TaskState.RUNNING),
-                    ":message": _s(outcome.status_message),
-                    ":errors": {"BOOL": not outcome.ok},
-                    ":start": _s(outcome.start),
-                    ":end": _s(outcome.end),
-                    ":logs": _s(json.dumps([asdict(line) for line in outcome.logs])),
-                    ":results": _s(json.dumps([asdict(r) for r in outcome.results])),
-                    ":run": _s(run_id),
-                },
-            }
             try:
-                self._ddb.update_item(**update)
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=unit_key(tenant, None, unit),
+                    UpdateExpression=(
+                        "SET #state = :completed, statusMessage = :message, errors = :errors, startDateTime = :start,"
+                        " endDateTime = :end, logs = :logs, results = :results REMOVE leaseUntil"
+                    ),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={
+                        ":completed": _s(TaskState.COMPLETED),
+                        ":message": _s(outcome.status_message),
+                        ":errors": {"BOOL": not outcome.ok},
+                        ":start": _s(outcome.start),
+                        ":end": _s(outcome.end),
+                        ":logs": _s(json.dumps([asdict(line) for line in outcome.logs])),
+                        ":results": _s(json.dumps([asdict(r) for r in outcome.results])),
+                        **condition_values,
+                    },
+                )
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                     return False
@@ -278,14 +302,17 @@ class TaskStore:
                 "Update": {
                     "TableName": self._table,
                     "Key": unit_key(tenant, batch_id, unit),
-                    "UpdateExpression": "SET #state = :completed, outcomes = :outcomes REMOVE leaseUntil",
+                    "UpdateExpression": (
+                        "SET #state = :completed, outcomes = :outcomes, taskIds = if_not_exists(taskIds, :tasks)"
+                        " REMOVE leaseUntil"
+                    ),
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": {
                         ":completed": _s(TaskState.COMPLETED),
-                        ":running": _s(TaskState.RUNNING),
                         ":outcomes": _s(json.dumps({o.task_id: _outcome_to_json(o) for o in outcomes})),
-                        ":run": _s(run_id),
+                        ":tasks": _s(json.dumps([o.task_id for o in outcomes])),
+                        **condition_values,
                     },
                 }
             },
@@ -310,4 +337,4 @@ class TaskStore:
                     return False
                 # AWS: concurrent transactions on one batch item cancel with TransactionConflict; back off.
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))
-        raise RuntimeError(f"could not finish chunk {unit} of batch {batch_id} after {_TXN_ATTEMPTS} attempts")
+        raise RuntimeError(f"could not complete chunk {unit} of batch {batch_id} after {_TXN_ATTEMPTS} attempts")

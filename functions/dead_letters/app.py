@@ -1,0 +1,34 @@
+"""Dead-lettered task messages: their tasks end failed, so no task or batch waits forever."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tasklane.config import get_settings
+from tasklane.domain.execution import Worker
+from tasklane.models.records import TaskMessage
+from tasklane.storage import get_backends
+
+get_settings()
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    message = TaskMessage.model_validate_json(record.body)
+    given_up = Worker(get_backends()).give_up(message)
+    logger.warning("tasks failed after every attempt", extra={"tenant": message.tenant, "tasks": len(given_up)})
+    metrics.add_metric(name="TasksGivenUp", unit=MetricUnit.Count, value=len(given_up))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

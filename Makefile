@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 PORT ?= 3000
 
-.PHONY: install tools run test unit sam-check bench clean
+.PHONY: install tools run test unit lint sam-check bench clean
 
 install: $(VENV)/.installed
 
@@ -29,12 +29,18 @@ $(TOOLS)/.installed: requirements-tools.txt
 run: install
 	$(VENV)/bin/tasklane local --port $(PORT)
 
-test: install tools sam-check
+test: install tools lint sam-check
 	$(VENV)/bin/pytest -n 2 -q tests/unit tests/integration tests/local
 	$(VENV)/bin/pytest -q tests/e2e
 
 unit: install
 	$(VENV)/bin/pytest -q tests/unit
+
+# Each function is its own `app` module, as Lambda loads it: type-check them one by one.
+lint: install
+	$(VENV)/bin/ruff check layers functions benchmarks tests
+	$(VENV)/bin/mypy layers/tasklane
+	for app in functions/*/app.py; do $(VENV)/bin/mypy --follow-imports=silent $$app || exit 1; done
 
 # Both run without Docker; the build proves the layer and every function package.
 sam-check: tools

@@ -232,7 +232,6 @@ def test_redelivered_message_for_finished_task_does_nothing(aws, handlers, templ
     run_worker(aws, handlers, ctx)
     first = body_of(get_status(handlers, ctx, task_id))
     from tasklane.models.records import TaskMessage
-    from functools import partial
 
     puts: list[str] = []
     aws.documents._s3.meta.events.register("before-call.s3.PutObject", lambda **kw: puts.append("put"))

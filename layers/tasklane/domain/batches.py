@@ -26,7 +26,7 @@ from tasklane.models.api import (
     TaskBody,
     TaskStatus,
 )
-from tasklane.models.errors import BadRequest, NotFound, ServiceUnavailable, detail, parse
+from tasklane.models.errors import BadRequest, NotFound, ServiceUnavailable, detail
 from tasklane.models.records import (
     STATUS_TTL_SECONDS,
     TASKS_PER_MESSAGE,
@@ -65,13 +65,7 @@ def merge_part_params(tasks: list[BatchTaskSpec], parts: dict[str, Any]) -> list
 
 
 def submit(backends: Backends, tenant: str, body: TaskBody) -> BatchAccepted:
-    if body.dap is None:
-        request = parse(PostBatchRequest, body.data)
-        data: BatchData = request
-        reference: str | None = request.template
-    else:
-        data = parse(BatchData, body.data, "data")
-        reference = None
+    data, reference = templates.read_request(body, PostBatchRequest, BatchData)
     require_supported(data.integration)
     params = merge_part_params(data.tasks, body.parts)
     template = templates.choose(backends, tenant, reference, body.dap)

@@ -56,7 +56,7 @@ class Worker:
         moment = now()
         if message.batchId is None:
             unit: str | int = message.taskIds[0]
-            params_of = {unit: message.params or {}}
+            params_of = {message.taskIds[0]: message.params or {}}
             expires_at = epoch(moment) + STATUS_TTL_SECONDS
         else:
             batch = self._accepted_batch(message, receipt_handle, moment, receive_count)

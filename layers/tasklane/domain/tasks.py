@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from tasklane.domain import licensing, status, templates
 from tasklane.domain.integrations import require_supported
 from tasklane.models.api import ApiUsage, PostTaskRequest, TaskAccepted, TaskBody, TaskData, TaskStatus, Usage
-from tasklane.models.errors import NotFound, PayloadTooLarge, ServiceUnavailable, parse
+from tasklane.models.errors import NotFound, PayloadTooLarge, ServiceUnavailable
 from tasklane.models.records import STATUS_TTL_SECONDS, TaskMessage
 from tasklane.storage import Backends
 from tasklane.timeutil import epoch, iso, now
@@ -27,13 +27,7 @@ def new_task_id() -> str:
 
 def submit(backends: Backends, tenant: str, body: TaskBody) -> TaskAccepted:
     """Validate everything, then store the task as Queued and enqueue it, or leave nothing behind."""
-    if body.dap is None:
-        request = parse(PostTaskRequest, body.data)
-        data: TaskData = request
-        reference: str | None = request.template
-    else:
-        data = parse(TaskData, body.data, "data")
-        reference = None
+    data, reference = templates.read_request(body, PostTaskRequest, TaskData)
     params = {**data.params, **body.parts}
     require_supported(data.integration)
     size = len(json.dumps(params, separators=(",", ":")).encode())

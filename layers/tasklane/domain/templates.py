@@ -6,10 +6,13 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from tasklane.dap import Dap, DapError, load_dap
-from tasklane.models.api import TemplateInfo
-from tasklane.models.errors import BadRequest, NotFound, PayloadTooLarge, detail
+from tasklane.models.api import TaskBody, TemplateInfo
+from tasklane.models.errors import BadRequest, NotFound, PayloadTooLarge, detail, parse
 from tasklane.storage import Backends
 from tasklane.timeutil import iso, now
 
@@ -72,6 +75,18 @@ def choose(backends: Backends, tenant: str, reference: str | None, embedded: byt
             [detail("template", "no template with this id: upload it with POST /v1/templates", "not_found")],
         )
     return TemplateChoice(id=reference)
+
+
+Data = TypeVar("Data", bound=BaseModel)
+
+
+def read_request(body: TaskBody, by_reference: type[Data], embedded: type[Data]) -> tuple[Data, str | None]:
+    """The request data and its template reference: from the JSON body, or from the multipart
+    `data` part when the DAP itself was posted (then the reference is None)."""
+    if body.dap is None:
+        # by_reference declares a required `template` field: validated, it is there.
+        return parse(by_reference, body.data), str(body.data["template"])
+    return parse(embedded, body.data, "data"), None
 
 
 class DapCache:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import mimetypes
 import re
+import signal
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import TracebackType
@@ -124,8 +126,35 @@ def _handles(kind: str) -> Callable[[StepHandler], StepHandler]:
     return register
 
 
+class _TimeUp(BaseException):
+    """Raised by the alarm; a BaseException so that no `except Exception` inside a render swallows it."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    # Lambda runs the handler on the main thread, where SIGALRM interrupts even a loop that calls
+    # nothing. Off the main thread (the local stack's worker) Python offers no interruption: no limit.
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Engine:
-    def __init__(self, max_output_bytes: int = 10 * MiB, cache_size: int = 32) -> None:
+    def __init__(
+        self, max_output_bytes: int = 10 * MiB, cache_size: int = 32, time_limit_seconds: float | None = 10.0
+    ) -> None:
+        self.time_limit_seconds = time_limit_seconds
         self.max_output_bytes = max_output_bytes
         self.cache_size = cache_size
         self._cache: OrderedDict[str, _Compiled] = OrderedDict()
@@ -143,8 +172,13 @@ class Engine:
                     "dynamoAPI": {"taskID": context.task_id, "batchID": context.batch_id},
                 },
             )
-            for index, step in enumerate(dap.manifest.steps):
-                _STEP_HANDLERS[step.kind](self, state, index, step.spec)
+            with _time_limit(self.time_limit_seconds):
+                for index, step in enumerate(dap.manifest.steps):
+                    _STEP_HANDLERS[step.kind](self, state, index, step.spec)
+        except _TimeUp:
+            message = f"The template took longer than {self.time_limit_seconds:g} s to run"
+            logs = [*(state.logs if state else []), LogEntry("SEVERE", message)]
+            return RunResult(ok=False, status_message=message, logs=logs, documents=[])
         except _RunFailure as failure:
             logs = [*(state.logs if state else []), *(LogEntry("SEVERE", m) for m in failure.messages)]
             return RunResult(ok=False, status_message="; ".join(failure.messages), logs=logs, documents=[])

@@ -324,3 +324,19 @@ def test_example_account_profile():
     without_extra = Engine().run(dap, {"id": "002", "name": "Beta"}, RunContext(task_id="t"))
     assert without_extra.ok, without_extra.status_message
     assert "Additional data" not in without_extra.documents[0].content.decode()
+
+
+def test_a_template_that_runs_too_long_fails_the_task(make_dap):
+    from tasklane.dap import Engine, RunContext
+
+    slow = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    manifest = """
+        name: Slow
+        steps:
+          - compose: {template: slow.txt, as: out}
+    """
+    dap = make_dap(manifest, {"slow.txt": slow})
+    result = Engine(time_limit_seconds=0.2).run(dap, {"id": "1"}, RunContext(task_id="t"))
+    assert not result.ok
+    assert "longer than 0.2 s" in result.status_message
+    assert result.logs[-1].level == "SEVERE"

@@ -105,3 +105,19 @@ def test_dynamo_api_key_pair(stack, template_id):
 
 def test_unknown_route_is_404(stack, token):
     assert requests.get(f"{stack.url}/v2/nothing", headers=auth(token())).status_code == 404
+
+
+def test_license_quota_refuses_over_http(stack, token, template_id):
+    from tasklane.domain import licensing
+    from tasklane.storage import get_backends
+
+    licensing.set_quota(get_backends(), "small", 2)
+    headers = auth(token("small"))
+    tasks = {"template": template_id, "tasks": [{"params": {"id": "1"}}] * 3}
+    # The template belongs to acme: small uploads its own first.
+    upload = requests.post(f"{stack.url}/v1/templates", data=example_dap(), headers={**headers, "Content-Type": "application/zip"})
+    tasks["template"] = upload.json()["id"]
+    refused = requests.post(f"{stack.url}/v1/batch", json=tasks, headers=headers)
+    assert refused.status_code == 402 and refused.json()["code"] == "license_exceeded"
+    license = requests.get(f"{stack.url}/v1/license", headers=headers).json()
+    assert license == {"term": license["term"], "used": 0, "quota": 2, "remaining": 2}

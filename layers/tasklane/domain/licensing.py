@@ -38,6 +38,12 @@ def release(backends: Backends, reservation: Reservation) -> None:
     backends.licenses.release(reservation.tenant, reservation.term, reservation.units)
 
 
+def set_quota(backends: Backends, tenant: str, monthly: int) -> None:
+    if monthly < 0:
+        raise ValueError("a quota is a number of units, 0 or more")
+    backends.licenses.set_quota(tenant, monthly)
+
+
 def status(backends: Backends, tenant: str) -> LicenseStatus:
     month = term(now())
     quota = backends.licenses.quota(tenant)

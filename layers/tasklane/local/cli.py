@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)
     create = apikey_commands.add_parser("create", help="create an API key for a tenant")
     create.add_argument("--tenant", required=True)
+
+    quota = commands.add_parser("quota", help="license quotas in the running local stack")
+    quota_commands = quota.add_subparsers(dest="quota_command", required=True)
+    quota_set = quota_commands.add_parser("set", help="set a tenant's monthly license units")
+    quota_set.add_argument("--tenant", required=True)
+    quota_set.add_argument("--monthly", required=True, type=int)
     return parser
 
 
@@ -94,7 +100,8 @@ def run_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_apikey_create(args: argparse.Namespace) -> int:
+def _against_running_stack(action: Callable[[], str]) -> int:
+    """Run `action` with this process pointed at the running local stack's AWS; print what it returns."""
     state = read_state()
     if state is None:
         print("the local stack is not running: start it with `tasklane local`", file=sys.stderr)
@@ -111,10 +118,7 @@ def run_apikey_create(args: argparse.Namespace) -> int:
                 "AWS_REGION": state["region"],
             }
         )
-        # Imported only now: domain code may read its configuration at import.
-        from tasklane.domain.auth import create_api_key
-
-        key = create_api_key(args.tenant)
+        output = action()
     except botocore.exceptions.EndpointConnectionError:
         print(
             f"the local stack is not running (nothing at {state['aws_endpoint']}); "
@@ -124,8 +128,29 @@ def run_apikey_create(args: argparse.Namespace) -> int:
         return 1
     finally:
         environ.restore()
-    print(key)
+    print(output)
     return 0
+
+
+def run_apikey_create(args: argparse.Namespace) -> int:
+    def create() -> str:
+        # Imported only now: domain code may read its configuration at import.
+        from tasklane.domain.auth import create_api_key
+
+        return create_api_key(args.tenant)
+
+    return _against_running_stack(create)
+
+
+def run_quota_set(args: argparse.Namespace) -> int:
+    def set_quota() -> str:
+        from tasklane.domain import licensing
+        from tasklane.storage import get_backends
+
+        licensing.set_quota(get_backends(), args.tenant, args.monthly)
+        return f"tenant {args.tenant}: {args.monthly} license units a month"
+
+    return _against_running_stack(set_quota)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_local(args)
     if args.command == "token":
         return run_token(args)
+    if args.command == "quota":
+        return run_quota_set(args)
     return run_apikey_create(args)
 
 

@@ -44,11 +44,6 @@ class Unauthorized(TasklaneError):
     code = "unauthorized"
 
 
-class Forbidden(TasklaneError):
-    status = 403
-    code = "forbidden"
-
-
 class NotFound(TasklaneError):
     status = 404
     code = "not_found"

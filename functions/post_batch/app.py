@@ -10,9 +10,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tasklane.api import bodies, http
+from tasklane.api import bodies, http, idempotency
 from tasklane.config import get_settings
 from tasklane.domain import batches
+from tasklane.models.api import BatchAccepted
 from tasklane.storage import get_backends
 
 get_settings()
@@ -23,8 +24,11 @@ app = http.make_app()
 
 @app.post("/v1/batch")
 def post_batch() -> Response[str]:
-    body = bodies.read_body(http.raw_body(app), http.content_type(app))
-    accepted = batches.submit(get_backends(), http.caller(app).tenant, body)
+    raw, tenant = http.raw_body(app), http.caller(app).tenant
+    body = bodies.read_body(raw, http.content_type(app))
+    accepted = idempotency.once(
+        app, "post_batch", tenant, raw, lambda: batches.submit(get_backends(), tenant, body), BatchAccepted
+    )
     metrics.add_metric(name="TasksAccepted", unit=MetricUnit.Count, value=len(accepted.tasks))
     return http.json_response(202, accepted)
 

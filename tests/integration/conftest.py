@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
+from tasklane.api import idempotency
 from tasklane.config import get_settings
 from tasklane.local.aws import Provisioner
 from tasklane.local.references import ReferenceResolver
@@ -25,6 +26,7 @@ PARAMETERS = {
 
 
 def _clear_caches() -> None:
+    idempotency._once.cache_clear()
     get_settings.cache_clear()
     get_backends.cache_clear()
     aws_client.cache_clear()

@@ -373,3 +373,12 @@ def test_batch_status_expires_after_24_hours(aws, handlers, template_id, ctx, mo
 def test_another_tenants_template_is_400(aws, handlers, template_id, ctx):
     answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}]}, tenant="globex")
     assert answer["statusCode"] == 400 and body_of(answer)["errors"][0]["loc"] == "template"
+
+
+def test_idempotency_key_makes_a_batch_retry_safe(aws, handlers, template_id, ctx):
+    ev = http_event("post_batch", body={"template": template_id, "tasks": [{"params": {"id": "1"}}] * 3})
+    ev["headers"]["idempotency-key"] = "batch-7"
+    first, again = handlers["post_batch"](ev, ctx), handlers["post_batch"](ev, ctx)
+    assert body_of(first) == body_of(again)
+    assert len(queued_messages(aws)) == 1
+    assert body_of(handlers["get_license"](http_event("get_license"), ctx))["used"] == 3

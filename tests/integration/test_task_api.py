@@ -310,3 +310,25 @@ def test_dead_lettered_single_task_ends_failed(aws, handlers, template_id, ctx):
     assert len(Worker(aws).give_up(TaskMessage.model_validate_json(message["Body"]))) == 1
     status = body_of(get_status(handlers, ctx, task_id))
     assert status["completed"] is True and status["errors"] is True
+
+
+def test_idempotency_key_replays_the_first_answer(aws, handlers, template_id, ctx):
+    from tasklane import timeutil
+
+    def post_with(key: str, params: dict[str, Any], tenant: str = "acme") -> dict[str, Any]:
+        ev = http_event("post_task", tenant=tenant, body={"template": template_id, "params": params})
+        ev["headers"]["idempotency-key"] = key
+        return handlers["post_task"](ev, ctx)
+
+    first = post_with("order-42", {"id": "1"})
+    again = post_with("order-42", {"id": "1"})
+    assert first["statusCode"] == again["statusCode"] == 202
+    assert body_of(again)["taskID"] == body_of(first)["taskID"]
+    assert len(queued_messages(aws)) == 1
+    assert aws.licenses.used("acme", timeutil.term(timeutil.now())) == 1
+
+    changed = post_with("order-42", {"id": "2"})
+    assert changed["statusCode"] == 422 and body_of(changed)["code"] == "idempotency_key_reused"
+    other_tenant = post_with("order-42", {"id": "1"}, tenant="globex")
+    assert other_tenant["statusCode"] == 400  # its own key space: globex has no such template
+    assert post_with("bad key with spaces", {"id": "1"})["statusCode"] == 400

@@ -1,0 +1,89 @@
+"""`Idempotency-Key` on POSTs: a retried request gets the first answer instead of a second task.
+
+Powertools idempotency keeps one record per tenant and key for an hour in the state table; the same
+key with a different body is refused, and a retry while the first is still running gets 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from pydantic import BaseModel
+
+from tasklane.config import get_settings
+from tasklane.models.errors import BadRequest, TasklaneError
+from tasklane.storage.clients import aws_client
+
+HEADER = "idempotency-key"
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
+RECORD_SECONDS = 3600
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+class KeyReused(TasklaneError):
+    status = 422
+    code = "idempotency_key_reused"
+
+
+class StillRunning(TasklaneError):
+    status = 409
+    code = "idempotency_in_progress"
+
+
+@lru_cache(maxsize=None)
+def _once(operation: str) -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
+    store = DynamoDBPersistenceLayer(
+        table_name=get_settings().table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=f"IDEMPOTENCY#{operation}",
+        expiry_attr="expiresAt",
+        boto3_client=aws_client("dynamodb"),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="[tenant, key]",
+        payload_validation_jmespath="fingerprint",
+        expires_after_seconds=RECORD_SECONDS,
+    )
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
+    def run(request: dict[str, str], action: Callable[[], BaseModel]) -> dict[str, Any]:
+        return action().model_dump(mode="json")
+
+    return run, config
+
+
+def once(
+    app: APIGatewayHttpResolver, operation: str, tenant: str, body: bytes, action: Callable[[], Answer], model: type[Answer]
+) -> Answer:
+    """Run `action` once per tenant and Idempotency-Key; without the header, every call runs it."""
+    key = app.current_event.headers.get(HEADER)
+    if key is None:
+        return action()
+    if not KEY_PATTERN.fullmatch(key):
+        raise BadRequest("Idempotency-Key must be 1 to 128 visible ASCII characters")
+    request = {"tenant": tenant, "key": key, "fingerprint": hashlib.sha256(body).hexdigest()}
+    run, config = _once(operation)
+    # In-progress records expire with the invocation, so a retry after a crash is not refused for long.
+    config.register_lambda_context(app.lambda_context)
+    try:
+        return model.model_validate(run(request=request, action=action))
+    except IdempotencyValidationError as error:
+        raise KeyReused("This Idempotency-Key was used with a different request body") from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise StillRunning("A request with this Idempotency-Key is still being processed; retry shortly") from error

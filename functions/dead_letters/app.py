@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from tasklane.config import get_settings
 from tasklane.domain.execution import Worker
@@ -23,7 +24,12 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> None:
-    message = TaskMessage.model_validate_json(record.body)
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+    except ValidationError:
+        # Not a task message: nothing to record, and retrying cannot help.
+        logger.exception("dropping a dead letter that is not a task message", extra={"message_id": record.message_id})
+        return
     given_up = Worker(get_backends()).give_up(message)
     logger.warning("tasks failed after every attempt", extra={"tenant": message.tenant, "tasks": len(given_up)})
     metrics.add_metric(name="TasksGivenUp", unit=MetricUnit.Count, value=len(given_up))

@@ -24,10 +24,10 @@ app = http.make_app()
 
 @app.post("/v1/batch")
 def post_batch() -> Response[str]:
-    raw, tenant = http.raw_body(app), http.caller(app).tenant
-    body = bodies.read_body(raw, http.content_type(app))
+    tenant = http.caller(app).tenant
+    body = bodies.read_body(http.raw_body(app), http.content_type(app))
     accepted = idempotency.once(
-        app, "post_batch", tenant, raw, lambda: batches.submit(get_backends(), tenant, body), BatchAccepted
+        app, "post_batch", tenant, body, lambda: batches.submit(get_backends(), tenant, body), BatchAccepted
     )
     metrics.add_metric(name="TasksAccepted", unit=MetricUnit.Count, value=len(accepted.tasks))
     return http.json_response(202, accepted)

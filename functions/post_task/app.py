@@ -24,10 +24,10 @@ app = http.make_app()
 
 @app.post("/v1/task")
 def post_task() -> Response[str]:
-    raw, tenant = http.raw_body(app), http.caller(app).tenant
-    body = bodies.read_body(raw, http.content_type(app))
+    tenant = http.caller(app).tenant
+    body = bodies.read_body(http.raw_body(app), http.content_type(app))
     accepted = idempotency.once(
-        app, "post_task", tenant, raw, lambda: tasks.submit(get_backends(), tenant, body), TaskAccepted
+        app, "post_task", tenant, body, lambda: tasks.submit(get_backends(), tenant, body), TaskAccepted
     )
     metrics.add_metric(name="TasksAccepted", unit=MetricUnit.Count, value=1)
     return http.json_response(202, accepted)

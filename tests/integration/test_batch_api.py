@@ -295,6 +295,8 @@ def test_dead_lettered_chunk_ends_failed_and_completes_the_batch(aws, handlers, 
     worker.handle(first, "rh", 60_000)
     assert worker.give_up(first) == []  # finished after all: left as it is
     assert len(worker.give_up(second)) == 2
+    given_up = aws.tasks._ddb.get_item(TableName=aws.tasks._table, Key={"pk": {"S": f"TENANT#acme#BATCH#{body['id']}"}, "sk": {"S": "CHUNK#0001"}})["Item"]
+    assert "expiresAt" in given_up  # a chunk no run claimed still expires
     status = body_of(batch_status(handlers, ctx, body["id"]))
     assert status["completed"] is True and status["errors"] is True
     assert status["progress"] == {"total": 12, "queued": 0, "running": 0, "completed": 10, "failed": 2}

@@ -332,3 +332,33 @@ def test_idempotency_key_replays_the_first_answer(aws, handlers, template_id, ct
     other_tenant = post_with("order-42", {"id": "1"}, tenant="globex")
     assert other_tenant["statusCode"] == 400  # its own key space: globex has no such template
     assert post_with("bad key with spaces", {"id": "1"})["statusCode"] == 400
+
+
+def test_idempotency_ignores_the_multipart_boundary(aws, handlers, ctx):
+    def post_multipart(boundary: str) -> dict[str, Any]:
+        body, ctype = multipart([dap_part(simple_dap()), json_part("data", {"params": {"id": "1"}})], boundary=boundary)
+        ev = http_event("post_task", body=body, content_type=ctype)
+        ev["headers"]["idempotency-key"] = "upload-1"
+        return handlers["post_task"](ev, ctx)
+
+    first, retry = post_multipart("aaaa1111"), post_multipart("bbbb2222")
+    assert retry["statusCode"] == 202 and body_of(retry) == body_of(first)
+    assert len(queued_messages(aws)) == 1
+
+
+def test_worker_leaves_a_message_it_has_no_time_for(aws, handlers, template_id, ctx):
+    from tasklane.domain.execution import MIN_START_MS, OutOfTime, Worker
+
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    [message] = queued_messages(aws)
+    with pytest.raises(OutOfTime):
+        Worker(aws).handle(TaskMessage.model_validate_json(message["Body"]), "rh", MIN_START_MS - 1)
+    assert body_of(get_status(handlers, ctx, task_id))["statusMessage"] == "Queued"
+
+
+def test_dead_letter_that_is_not_a_task_message_is_dropped(aws, ctx):
+    from tests.support import event
+
+    ev = event("dead_letters")
+    ev["Records"][0]["body"] = "not json"
+    assert load_function("dead_letters").lambda_handler(ev, ctx) == {"batchItemFailures": []}

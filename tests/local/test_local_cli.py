@@ -170,3 +170,9 @@ def test_local_reports_a_template_it_cannot_run(tmp_path: Path, monkeypatch, cap
 
     assert "missing.yaml" in capsys.readouterr().err
     assert not (tmp_path / ".tasklane" / "local.json").exists()
+
+
+@pytest.mark.parametrize("argv", [["--tenant", "bad tenant", "--monthly", "5"], ["--tenant", "acme", "--monthly", "-1"]])
+def test_quota_set_refuses_bad_input(argv, capsys):
+    assert cli.main(["quota", "set", *argv]) == 2
+    assert "valid tenant" in capsys.readouterr().err

@@ -7,6 +7,7 @@ key with a different body is refused, and a retry while the first is still runni
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -25,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from pydantic import BaseModel
 
 from tasklane.config import get_settings
+from tasklane.models.api import TaskBody
 from tasklane.models.errors import BadRequest, TasklaneError
 from tasklane.storage.clients import aws_client
 
@@ -45,13 +47,14 @@ class StillRunning(TasklaneError):
     code = "idempotency_in_progress"
 
 
-@lru_cache(maxsize=None)
-def _once(operation: str) -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
+@lru_cache(maxsize=256)
+def _once(operation: str, tenant: str) -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
+    # One partition per tenant and operation: keys scoped like every other item, load spread by tenant.
     store = DynamoDBPersistenceLayer(
         table_name=get_settings().table_name,
         key_attr="pk",
         sort_key_attr="sk",
-        static_pk_value=f"IDEMPOTENCY#{operation}",
+        static_pk_value=f"TENANT#{tenant}#IDEMPOTENCY#{operation}",
         expiry_attr="expiresAt",
         boto3_client=aws_client("dynamodb"),
     )
@@ -68,8 +71,27 @@ def _once(operation: str) -> tuple[Callable[..., dict[str, Any]], IdempotencyCon
     return run, config
 
 
+def fingerprint(body: TaskBody) -> str:
+    """What makes two requests the same: the parsed data, parts and DAP, not the multipart boundary."""
+    canonical = json.dumps(
+        {
+            "data": body.data,
+            "parts": body.parts,
+            "dap": hashlib.sha256(body.dap).hexdigest() if body.dap is not None else None,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def once(
-    app: APIGatewayHttpResolver, operation: str, tenant: str, body: bytes, action: Callable[[], Answer], model: type[Answer]
+    app: APIGatewayHttpResolver,
+    operation: str,
+    tenant: str,
+    body: TaskBody,
+    action: Callable[[], Answer],
+    model: type[Answer],
 ) -> Answer:
     """Run `action` once per tenant and Idempotency-Key; without the header, every call runs it."""
     key = app.current_event.headers.get(HEADER)
@@ -77,8 +99,8 @@ def once(
         return action()
     if not KEY_PATTERN.fullmatch(key):
         raise BadRequest("Idempotency-Key must be 1 to 128 visible ASCII characters")
-    request = {"tenant": tenant, "key": key, "fingerprint": hashlib.sha256(body).hexdigest()}
-    run, config = _once(operation)
+    request = {"tenant": tenant, "key": key, "fingerprint": fingerprint(body)}
+    run, config = _once(operation, tenant)
     # In-progress records expire with the invocation, so a retry after a crash is not refused for long.
     config.register_lambda_context(app.lambda_context)
     try:

@@ -160,8 +160,14 @@ class Engine:
         self._cache: OrderedDict[str, _Compiled] = OrderedDict()
         self._lock = threading.Lock()
 
-    def run(self, dap: Dap, params: Mapping[str, Any], context: RunContext) -> RunResult:
+    def run(
+        self, dap: Dap, params: Mapping[str, Any], context: RunContext, time_left: float | None = None
+    ) -> RunResult:
+        """Run the steps; `time_left` (seconds) lowers the time limit for this run only."""
         state: _RunState | None = None
+        limit = self.time_limit_seconds
+        if time_left is not None:
+            limit = time_left if limit is None else min(limit, time_left)
         try:
             resolved = _resolve_params(dap.manifest.params, params)
             state = _RunState(
@@ -172,11 +178,11 @@ class Engine:
                     "dynamoAPI": {"taskID": context.task_id, "batchID": context.batch_id},
                 },
             )
-            with _time_limit(self.time_limit_seconds):
+            with _time_limit(limit):
                 for index, step in enumerate(dap.manifest.steps):
                     _STEP_HANDLERS[step.kind](self, state, index, step.spec)
         except _TimeUp:
-            message = f"The template took longer than {self.time_limit_seconds:g} s to run"
+            message = f"The template took longer than {limit:g} s to run"
             logs = [*(state.logs if state else []), LogEntry("SEVERE", message)]
             return RunResult(ok=False, status_message=message, logs=logs, documents=[])
         except _RunFailure as failure:

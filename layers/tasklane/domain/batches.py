@@ -91,12 +91,12 @@ def submit(backends: Backends, tenant: str, body: TaskBody) -> BatchAccepted:
         backends.queue.send(_messages(batch))
         backends.tasks.set_batch_state(tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.ACCEPTED)
     except Exception as error:
-        if written and _committed(backends, batch):
-            # The commit landed but its answer was lost (the client's retry then failed its condition).
+        if written and not _reject(backends, batch):
+            # Rejecting found the batch Accepted: the commit landed, only its answer was lost.
             logger.warning("commit answer lost; the batch is accepted", extra={"batch_id": batch.batch_id})
         else:
             logger.exception("batch not accepted, rolling back", extra={"batch_id": batch.batch_id})
-            _roll_back(backends, batch, written, reservation)
+            _release(backends, batch, reservation)
             raise ServiceUnavailable(
                 "The batch was not accepted and none of its tasks will run; retry the request"
             ) from error
@@ -122,30 +122,21 @@ def _messages(batch: BatchRecord) -> list[TaskMessage]:
     ]
 
 
-def _committed(backends: Backends, batch: BatchRecord) -> bool:
+def _reject(backends: Backends, batch: BatchRecord) -> bool:
+    """Accepting -> Rejected; False only when the batch turns out to be Accepted after all."""
     try:
-        found = backends.tasks.get_batch(batch.tenant, batch.batch_id, epoch(now()))
-    except Exception:
-        logger.exception("could not tell whether the batch committed", extra={"batch_id": batch.batch_id})
-        return False
-    return found is not None and found.state is BatchState.ACCEPTED
-
-
-def _roll_back(backends: Backends, batch: BatchRecord, written: bool, reservation: licensing.Reservation) -> None:
-    """Each step on its own: one failing must not skip the others."""
-    # Messages already sent find the batch Rejected, or still Accepting past the horizon, and run nothing.
-    steps = [
-        lambda: licensing.release(backends, reservation),
-        lambda: backends.documents.delete(batch.input_key),
-    ]
-    if written:
-        steps.insert(
-            0,
-            lambda: backends.tasks.set_batch_state(
-                batch.tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED
-            ),
+        return backends.tasks.try_set_batch_state(
+            batch.tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED
         )
-    for step in steps:
+    except Exception:
+        # Left Accepting, the batch is abandoned at the horizon: its messages run nothing.
+        logger.exception("could not mark the batch rejected", extra={"batch_id": batch.batch_id})
+        return True
+
+
+def _release(backends: Backends, batch: BatchRecord, reservation: licensing.Reservation) -> None:
+    """Refund the units and drop the input, each on its own: one failing must not skip the other."""
+    for step in (lambda: licensing.release(backends, reservation), lambda: backends.documents.delete(batch.input_key)):
         try:
             step()
         except Exception:

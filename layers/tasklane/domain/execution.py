@@ -9,6 +9,7 @@ nothing, and a unit whose run died is claimed again once its lease has run out.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -30,8 +31,17 @@ ACCEPT_HORIZON = timedelta(seconds=40)
 NOT_YET_ACCEPTED_RETRY_SECONDS = 2
 
 
+# Keep this much of the invocation for writing outcomes; below MIN_START, leave the message for later.
+SAFETY_MS = 5_000
+MIN_START_MS = 15_000
+
+
 class BatchNotYetAccepted(Exception):
     """The message outran the commit of its batch: try again in a moment."""
+
+
+class OutOfTime(Exception):
+    """Too little of the invocation is left to run this message: it comes back after its visibility timeout."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class Worker:
             unit = message.chunk
             params_of, expires_at = batch.params, batch.expires_at
 
+        if remaining_ms < MIN_START_MS:
+            raise OutOfTime(f"{remaining_ms} ms left")
+        deadline = time.monotonic() + (remaining_ms - SAFETY_MS) / 1000
         run_id = uuid.uuid4().hex
         tasks = self._backends.tasks
         claimed = tasks.claim(
@@ -82,7 +95,13 @@ class Worker:
         if not claimed:
             return []
         dap = self._daps.load(self._backends, message.tenant, message.templateId)
-        outcomes = [self._run(message, dap, task_id, params_of.get(task_id, {})) for task_id in message.taskIds]
+        outcomes = []
+        for task_id in message.taskIds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                # The unit stays Running under its lease, which outlasts this invocation: a later delivery reruns it.
+                raise OutOfTime(f"unit {unit} not finished in this invocation")
+            outcomes.append(self._run(message, dap, task_id, params_of.get(task_id, {}), left))
         if not tasks.finish(message.tenant, message.batchId, unit, outcomes, run_id):
             logger.warning("lease lost: another run finishes this unit", extra={"unit": unit})
             return []
@@ -133,12 +152,14 @@ class Worker:
             return outcomes
         return []
 
-    def _run(self, message: TaskMessage, dap: Dap | None, task_id: str, params: dict[str, Any]) -> TaskOutcome:
+    def _run(
+        self, message: TaskMessage, dap: Dap | None, task_id: str, params: dict[str, Any], time_left: float
+    ) -> TaskOutcome:
         start = iso(now())
         if dap is None:
             return _failed(task_id, f"Template {message.templateId} no longer exists", start)
         try:
-            result = self._engine.run(dap, params, RunContext(task_id=task_id, batch_id=message.batchId))
+            result = self._engine.run(dap, params, RunContext(task_id=task_id, batch_id=message.batchId), time_left)
         except Exception:
             logger.exception("engine error", extra={"task_id": task_id})
             return _failed(task_id, "Internal error while running the template", start)

@@ -52,16 +52,14 @@ def submit(backends: Backends, tenant: str, body: TaskBody) -> TaskAccepted:
 
 
 def _roll_back(backends: Backends, tenant: str, task_id: str | None, reservation: licensing.Reservation) -> None:
-    """Each step on its own: one failing must not skip the other."""
+    """Delete the task, then refund its unit; a task that could not be deleted may still run, so keeps it."""
     # A message that did reach the queue finds no Queued task and does nothing.
-    steps = [lambda: licensing.release(backends, reservation)]
-    if task_id is not None:
-        steps.insert(0, lambda: backends.tasks.delete_task(tenant, task_id))
-    for step in steps:
-        try:
-            step()
-        except Exception:
-            logger.exception("rollback step failed", extra={"task_id": task_id})
+    try:
+        if task_id is not None:
+            backends.tasks.delete_task(tenant, task_id)
+        licensing.release(backends, reservation)
+    except Exception:
+        logger.exception("rollback incomplete", extra={"task_id": task_id})
 
 
 def get(backends: Backends, tenant: str, task_id: str) -> TaskStatus:

@@ -143,6 +143,12 @@ def run_apikey_create(args: argparse.Namespace) -> int:
 
 
 def run_quota_set(args: argparse.Namespace) -> int:
+    from tasklane.domain.auth import TENANT_PATTERN
+
+    if not TENANT_PATTERN.fullmatch(args.tenant) or args.monthly < 0:
+        print("quota set needs a valid tenant id and a monthly quota of 0 or more", file=sys.stderr)
+        return 2
+
     def set_quota() -> str:
         from tasklane.domain import licensing
         from tasklane.storage import get_backends

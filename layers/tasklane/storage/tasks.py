@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tasklane.models.records import (
+    STATUS_TTL_SECONDS,
     BatchRecord,
     BatchState,
     ChunkRow,
@@ -158,6 +159,16 @@ class TaskStore:
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={":new": _s(new), ":expected": _s(expected)},
         )
+
+    def try_set_batch_state(self, tenant: str, batch_id: str, expected: BatchState, new: BatchState) -> bool:
+        """Like set_batch_state, but False when the batch is not in the expected state."""
+        try:
+            self.set_batch_state(tenant, batch_id, expected, new)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get_batch(self, tenant: str, batch_id: str, now_epoch: int) -> BatchRecord | None:
         # Consistent: a GET right after the 202, or a worker right after the commit, must see Accepted.
@@ -303,8 +314,8 @@ class TaskStore:
                     "TableName": self._table,
                     "Key": unit_key(tenant, batch_id, unit),
                     "UpdateExpression": (
-                        "SET #state = :completed, outcomes = :outcomes, taskIds = if_not_exists(taskIds, :tasks)"
-                        " REMOVE leaseUntil"
+                        "SET #state = :completed, outcomes = :outcomes, taskIds = if_not_exists(taskIds, :tasks),"
+                        " expiresAt = if_not_exists(expiresAt, :expires) REMOVE leaseUntil"
                     ),
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
@@ -312,6 +323,8 @@ class TaskStore:
                         ":completed": _s(TaskState.COMPLETED),
                         ":outcomes": _s(json.dumps({o.task_id: _outcome_to_json(o) for o in outcomes})),
                         ":tasks": _s(json.dumps([o.task_id for o in outcomes])),
+                        # Only a chunk no run ever claimed lacks it; it outlives its batch by a day at most.
+                        ":expires": _n(int(time.time()) + STATUS_TTL_SECONDS),
                         **condition_values,
                     },
                 }

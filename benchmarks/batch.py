@@ -34,24 +34,20 @@ from tests.support import example_dap  # noqa: E402
 TASKS = 1000
 ROUNDS = 3
 SERVICES = ("s3", "dynamodb", "sqs")
-WORKER_THREAD = "tasklane-worker-"
 EVENT_SOURCE_CALLS = {"sqs.ReceiveMessage", "sqs.DeleteMessageBatch"}
 
 
 class CallCounter:
     """Counts the API calls of the handlers' own boto3 clients, by operation."""
 
-    def __init__(self, only_thread_prefix: str | None = None) -> None:
+    def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
-        self.only = only_thread_prefix
         self._lock = threading.Lock()
         for service in SERVICES:
             aws_client(service).meta.events.register("before-call", self._count)
 
     def _count(self, event_name: str, **_: Any) -> None:
         _, service, operation = event_name.split(".")
-        if self.only and not threading.current_thread().name.startswith(self.only):
-            return
         with self._lock:
             self.calls[f"{service}.{operation}"] += 1
 
@@ -193,21 +189,13 @@ def main() -> None:
             stack.runtime[worker_fn.logical_id], worker_fn.sqs_events[0],
             stack.aws.resources.queues[worker_fn.sqs_events[0].queue_id], stack.aws.region, stack.aws.endpoint,
         )
-        # Only the worker's thread: the status polls below are not the worker's calls.
-        worker_counter = CallCounter(only_thread_prefix=WORKER_THREAD)
+        # The event source is driven from this thread, as its own thread would drive it: nothing polls
+        # the stack meanwhile, so the figure is the worker's alone. Completion is checked over HTTP after.
+        worker_counter = CallCounter()
         start = time.perf_counter()
-        source.start()
-        try:
-            # Poll the batch's counters directly: cheap, so the polling does not slow what it measures.
-            ddb = aws_client("dynamodb")
-            key = {"pk": {"S": f"TENANT#acme#BATCH#{batch_id}"}, "sk": {"S": "BATCH"}}
-            while True:
-                item = ddb.get_item(TableName=env["TABLE_NAME"], Key=key)["Item"]
-                if int(item["succeeded"]["N"]) + int(item["failed"]["N"]) >= TASKS:
-                    break
-                threading.Event().wait(0.05)
-        finally:
-            source.stop()
+        handled, give_up_at = 0, start + 300
+        while handled < TASKS // 10 and time.perf_counter() < give_up_at:
+            handled += source.run_once()
         drain_seconds = time.perf_counter() - start
         worker_calls = worker_counter.take()
         loop_seconds = floor_worker(env, TASKS)

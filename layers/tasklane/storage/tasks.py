@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -57,6 +57,17 @@ def unit_key(tenant: str, batch_id: str | None, task_or_chunk: str | int) -> dic
     if batch_id is None:
         return _key(f"TENANT#{tenant}#TASK#{task_or_chunk}", "TASK")
     return _key(batch_pk(tenant, batch_id), f"CHUNK#{int(task_or_chunk):04d}")
+
+
+def _updated(update: Callable[..., Any], **request: Any) -> bool:
+    """Run a conditional write: True if it landed, False if its condition did not hold."""
+    try:
+        update(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def _expired(item: dict[str, Any], now_epoch: int) -> bool:
@@ -162,13 +173,7 @@ class TaskStore:
 
     def try_set_batch_state(self, tenant: str, batch_id: str, expected: BatchState, new: BatchState) -> bool:
         """Like set_batch_state, but False when the batch is not in the expected state."""
-        try:
-            self.set_batch_state(tenant, batch_id, expected, new)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _updated(self.set_batch_state, tenant=tenant, batch_id=batch_id, expected=expected, new=new)
 
     def get_batch(self, tenant: str, batch_id: str, now_epoch: int) -> BatchRecord | None:
         # Consistent: a GET right after the 202, or a worker right after the commit, must see Accepted.
@@ -226,32 +231,27 @@ class TaskStore:
         """Queued (or never started) -> Running for this run; also takes over a run whose lease ran out."""
         # A single task exists from POST on; a batch chunk's item is created by its first claim.
         fresh = "#state = :queued" if batch_id is None else "attribute_not_exists(#state)"
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=unit_key(tenant, batch_id, unit),
-                UpdateExpression=(
-                    "SET #state = :running, statusMessage = :running, startDateTime = :started, runId = :run,"
-                    " leaseUntil = :lease, taskIds = :tasks, expiresAt = if_not_exists(expiresAt, :expires)"
-                ),
-                ConditionExpression=f"{fresh} OR (#state = :running AND leaseUntil < :now)",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    **({":queued": _s(TaskState.QUEUED)} if batch_id is None else {}),
-                    ":running": _s(TaskState.RUNNING),
-                    ":started": _s(started),
-                    ":run": _s(run_id),
-                    ":lease": _n(lease_until),
-                    ":tasks": _s(json.dumps(list(task_ids))),
-                    ":expires": _n(expires_at),
-                    ":now": _n(now_epoch),
-                },
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _updated(
+            self._ddb.update_item,
+            TableName=self._table,
+            Key=unit_key(tenant, batch_id, unit),
+            UpdateExpression=(
+                "SET #state = :running, statusMessage = :running, startDateTime = :started, runId = :run,"
+                " leaseUntil = :lease, taskIds = :tasks, expiresAt = if_not_exists(expiresAt, :expires)"
+            ),
+            ConditionExpression=f"{fresh} OR (#state = :running AND leaseUntil < :now)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                **({":queued": _s(TaskState.QUEUED)} if batch_id is None else {}),
+                ":running": _s(TaskState.RUNNING),
+                ":started": _s(started),
+                ":run": _s(run_id),
+                ":lease": _n(lease_until),
+                ":tasks": _s(json.dumps(list(task_ids))),
+                ":expires": _n(expires_at),
+                ":now": _n(now_epoch),
+            },
+        )
 
     def finish(
         self, tenant: str, batch_id: str | None, unit: str | int, outcomes: Sequence[TaskOutcome], run_id: str
@@ -280,32 +280,27 @@ class TaskStore:
         names = {"#state": "state"}
         if batch_id is None:
             [outcome] = outcomes
-            try:
-                self._ddb.update_item(
-                    TableName=self._table,
-                    Key=unit_key(tenant, None, unit),
-                    UpdateExpression=(
-                        "SET #state = :completed, statusMessage = :message, errors = :errors, startDateTime = :start,"
-                        " endDateTime = :end, logs = :logs, results = :results REMOVE leaseUntil"
-                    ),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={
-                        ":completed": _s(TaskState.COMPLETED),
-                        ":message": _s(outcome.status_message),
-                        ":errors": {"BOOL": not outcome.ok},
-                        ":start": _s(outcome.start),
-                        ":end": _s(outcome.end),
-                        ":logs": _s(json.dumps([asdict(line) for line in outcome.logs])),
-                        ":results": _s(json.dumps([asdict(r) for r in outcome.results])),
-                        **condition_values,
-                    },
-                )
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    return False
-                raise
-            return True
+            return _updated(
+                self._ddb.update_item,
+                TableName=self._table,
+                Key=unit_key(tenant, None, unit),
+                UpdateExpression=(
+                    "SET #state = :completed, statusMessage = :message, errors = :errors, startDateTime = :start,"
+                    " endDateTime = :end, logs = :logs, results = :results REMOVE leaseUntil"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":completed": _s(TaskState.COMPLETED),
+                    ":message": _s(outcome.status_message),
+                    ":errors": {"BOOL": not outcome.ok},
+                    ":start": _s(outcome.start),
+                    ":end": _s(outcome.end),
+                    ":logs": _s(json.dumps([asdict(line) for line in outcome.logs])),
+                    ":results": _s(json.dumps([asdict(r) for r in outcome.results])),
+                    **condition_values,
+                },
+            )
 
         ok = sum(1 for o in outcomes if o.ok)
         entries = [

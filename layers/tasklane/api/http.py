@@ -30,29 +30,25 @@ def json_response(status: int, body: BaseModel) -> Response[str]:
     )
 
 
-def error_response(status: int, body: ErrorBody) -> Response[str]:
-    return json_response(status, body)
-
-
 def make_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
 
     @app.exception_handler(TasklaneError)
     def _domain_error(error: TasklaneError) -> Response[str]:
         logger.info("request refused", extra={"status": error.status, "code": error.code, "reason": error.message})
-        return error_response(error.status, error.body())
+        return json_response(error.status, error.body())
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("unhandled error")
         request_id = app.current_event.request_context.request_id
-        return error_response(
+        return json_response(
             500, ErrorBody(message=f"Internal error (request {request_id})", code="internal_error")
         )
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
-        return error_response(404, ErrorBody(message="Not Found", code="not_found"))
+        return json_response(404, ErrorBody(message="Not Found", code="not_found"))
 
     return app
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from tasklane.config import get_settings
 from tasklane.models.api import TaskBody
-from tasklane.models.errors import BadRequest, TasklaneError
+from tasklane.models.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
 from tasklane.storage.clients import aws_client
 
 HEADER = "idempotency-key"
@@ -35,16 +35,6 @@ KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 RECORD_SECONDS = 3600
 
 Answer = TypeVar("Answer", bound=BaseModel)
-
-
-class KeyReused(TasklaneError):
-    status = 422
-    code = "idempotency_key_reused"
-
-
-class StillRunning(TasklaneError):
-    status = 409
-    code = "idempotency_in_progress"
 
 
 @lru_cache(maxsize=256)
@@ -106,6 +96,6 @@ def once(
     try:
         return model.model_validate(run(request=request, action=action))
     except IdempotencyValidationError as error:
-        raise KeyReused("This Idempotency-Key was used with a different request body") from error
+        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body") from error
     except IdempotencyAlreadyInProgressError as error:
-        raise StillRunning("A request with this Idempotency-Key is still being processed; retry shortly") from error
+        raise IdempotencyInProgress("A request with this Idempotency-Key is still being processed; retry shortly") from error

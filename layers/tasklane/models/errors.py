@@ -56,6 +56,11 @@ class LicenseExceeded(TasklaneError):
     code = "license_exceeded"
 
 
+class IdempotencyInProgress(TasklaneError):
+    status = 409
+    code = "idempotency_in_progress"
+
+
 class PayloadTooLarge(TasklaneError):
     status = 413
     code = "payload_too_large"
@@ -64,6 +69,11 @@ class PayloadTooLarge(TasklaneError):
 class UnsupportedMediaType(TasklaneError):
     status = 415
     code = "unsupported_media_type"
+
+
+class IdempotencyKeyReused(TasklaneError):
+    status = 422
+    code = "idempotency_key_reused"
 
 
 class ServiceUnavailable(TasklaneError):

@@ -82,24 +82,21 @@ def test_apikey_runs_the_domain_call_against_the_stack(tmp_path: Path, monkeypat
     assert dict(os.environ) == before
 
 
-def test_local_serves_until_sigint_then_exits_cleanly(tmp_path: Path, wait_for):
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tasklane.local.cli",
-            "local",
-            "--port",
-            "0",
-            "--template",
-            str(FIXTURES / "gateway.yaml"),
-        ],
-        cwd=tmp_path,
+def _start_local(cwd: Path, *extra: str) -> subprocess.Popen[str]:
+    """`tasklane local` on a free port, serving the gateway fixture template from `cwd`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tasklane.local.cli", "local", "--port", "0", *extra,
+         "--template", str(FIXTURES / "gateway.yaml")],
+        cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(LAYERS)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_local_serves_until_sigint_then_exits_cleanly(tmp_path: Path, wait_for):
+    process = _start_local(tmp_path)
     state_file = tmp_path / ".tasklane" / "local.json"
     try:
         wait_for(lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json")
@@ -124,24 +121,7 @@ def test_local_serves_until_sigint_then_exits_cleanly(tmp_path: Path, wait_for):
 
 
 def test_local_stops_on_sigterm(tmp_path: Path, wait_for):
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tasklane.local.cli",
-            "local",
-            "--port",
-            "0",
-            "--no-worker",
-            "--template",
-            str(FIXTURES / "gateway.yaml"),
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(LAYERS)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start_local(tmp_path, "--no-worker")
     state_file = tmp_path / ".tasklane" / "local.json"
     try:
         wait_for(lambda: state_file.exists() or process.poll() is not None, timeout=30, what="local.json")

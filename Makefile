@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 PORT ?= 3000
 
-.PHONY: install tools run test unit lint sam-check bench clean
+.PHONY: install tools run test unit lint sam-check bench fuzz clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ lint: install
 sam-check: tools
 	$(SAM) validate --lint
 	$(SAM) build --parallel
+
+# Property-based fuzzing of every route on the local stack, random seeds: EXAMPLES per route (reads: 3x).
+fuzz: install
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(or $(EXAMPLES),500) $(VENV)/bin/pytest -q tests/e2e/test_fuzz.py
 
 bench: install
 	$(PY) benchmarks/cold_imports.py

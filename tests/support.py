@@ -176,3 +176,24 @@ def serve_file(path: Path):
             server.server_close()
 
     return running()
+
+
+def sqs_records(messages: list[dict[str, Any]], receive_count: int = 1) -> list[dict[str, Any]]:
+    """SQS ReceiveMessage answers (asked with MessageAttributeNames=["All"]) as the Lambda event's records."""
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
+            "messageAttributes": {
+                name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+                for name, value in m.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+            "awsRegion": "us-east-1",
+        }
+        for m in messages
+    ]

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from tasklane.config import get_settings
 from tasklane.domain.execution import Worker
-from tasklane.models.records import TaskMessage
+from tasklane.models.records import TaskMessage, UnitRef
 from tasklane.storage import get_backends
 
 get_settings()
@@ -24,14 +24,17 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> None:
-    try:
-        message = TaskMessage.model_validate_json(record.body)
-    except ValidationError:
-        # Not a task message: nothing to record, and retrying cannot help.
-        logger.exception("dropping a dead letter that is not a task message", extra={"message_id": record.message_id})
-        return
-    given_up = Worker(get_backends()).give_up(message)
-    logger.warning("tasks failed after every attempt", extra={"tenant": message.tenant, "tasks": len(given_up)})
+    # The attribute parses whatever the body holds; the body is the fallback for older messages.
+    unit = UnitRef.from_attributes(record.raw_event.get("messageAttributes") or {})
+    if unit is None:
+        try:
+            unit = TaskMessage.model_validate_json(record.body).ref()
+        except ValidationError:
+            # Names no unit: nothing to record, and retrying cannot help.
+            logger.error("dropping a dead letter that names no task", extra={"message_id": record.message_id})
+            return
+    given_up = Worker(get_backends()).give_up(unit)
+    logger.warning("tasks failed after every attempt", extra={"tenant": unit.tenant, "tasks": len(given_up)})
     metrics.add_metric(name="TasksGivenUp", unit=MetricUnit.Count, value=len(given_up))
 
 

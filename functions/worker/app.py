@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from tasklane.config import get_settings
-from tasklane.domain.execution import Worker
-from tasklane.models.records import TaskMessage
+from tasklane.domain.execution import UNREADABLE, BatchNotYetAccepted, OutOfTime, Worker
+from tasklane.models.records import TaskMessage, UnitRef
 from tasklane.storage import get_backends
 
 get_settings()
@@ -32,13 +33,31 @@ def worker() -> Worker:
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    message = TaskMessage.model_validate_json(record.body)
-    outcomes = worker().handle(
-        message,
-        record.receipt_handle,
-        lambda_context.get_remaining_time_in_millis(),
-        int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", 1)),
-    )
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+    except ValidationError as error:
+        # Retrying cannot make it readable: end its unit now, found by the attribute beside the body.
+        unit = UnitRef.from_attributes(record.raw_event.get("messageAttributes") or {})
+        logger.error(
+            "unreadable task message",
+            extra={"message_id": record.message_id, "unit": unit and unit.model_dump(), "error": str(error)[:500]},
+        )
+        if unit is not None:
+            worker().give_up(unit, UNREADABLE)
+        return
+    try:
+        outcomes = worker().handle(
+            message,
+            record.receipt_handle,
+            lambda_context.get_remaining_time_in_millis(),
+            int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", 1)),
+        )
+    except (BatchNotYetAccepted, OutOfTime) as pending:
+        logger.info("message returns to the queue", extra={"unit": message.ref().model_dump(), "reason": repr(pending)})
+        raise
+    except Exception:
+        logger.exception("unit failed; its message returns to the queue", extra={"unit": message.ref().model_dump()})
+        raise
     failed = sum(1 for outcome in outcomes if not outcome.ok)
     metrics.add_metric(name="TasksSucceeded", unit=MetricUnit.Count, value=len(outcomes) - failed)
     metrics.add_metric(name="TasksFailed", unit=MetricUnit.Count, value=failed)

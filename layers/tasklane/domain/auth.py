@@ -84,9 +84,15 @@ class TokenVerifier:
         )
 
 
-def _token_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+def _token_scopes(claims: Mapping[str, Any]) -> frozenset[str] | None:
+    """The granted scopes: a space-separated string (RFC 8693 `scope`) or a list of strings (`scp`);
+    None for any other shape, which a signed token may still carry."""
     scope = claims.get("scope", claims.get("scp", ""))
-    return frozenset(scope.split() if isinstance(scope, str) else scope)
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    if isinstance(scope, list) and all(isinstance(s, str) for s in scope):
+        return frozenset(scope)
+    return None
 
 
 def _hash(secret: str) -> str:
@@ -127,12 +133,13 @@ def _from_bearer(authorization: str, verifier: TokenVerifier) -> Decision:
         return _deny(401, "The token has expired")
     except (jwt.PyJWTError, jwt.PyJWKClientError) as error:
         return _deny(401, f"The token is not valid: {error}")
-    tenant = str(claims.get("tenant", ""))
-    if not TENANT_PATTERN.fullmatch(tenant):
+    tenant = claims.get("tenant")
+    if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
         return _deny(401, "The token names no valid tenant")
-    return Decision(
-        allowed=True, tenant=tenant, principal=str(claims.get("sub", "")), scopes=_token_scopes(claims)
-    )
+    scopes = _token_scopes(claims)
+    if scopes is None:
+        return _deny(401, "The token's scope claim must be a space-separated string or a list of strings")
+    return Decision(allowed=True, tenant=tenant, principal=str(claims.get("sub", "")), scopes=scopes)
 
 
 def _from_api_key(tenant: str, api_key: str, apikeys: ApiKeyStore) -> Decision:

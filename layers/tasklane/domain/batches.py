@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from tasklane.domain import licensing, status, templates
+from tasklane.domain import tasks as tasks_domain
 from tasklane.domain.integrations import require_supported
 from tasklane.models.api import (
     BatchAccepted,
@@ -26,7 +27,7 @@ from tasklane.models.api import (
     TaskBody,
     TaskStatus,
 )
-from tasklane.models.errors import BadRequest, NotFound, ServiceUnavailable, detail
+from tasklane.models.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, detail
 from tasklane.models.records import (
     STATUS_TTL_SECONDS,
     TASKS_PER_MESSAGE,
@@ -41,12 +42,28 @@ from tasklane.timeutil import epoch, iso, now
 logger = Logger(child=True)
 
 
+# The batch input is one S3 object the worker reads whole (and keeps a few of): bound it, not only each task.
+MAX_BATCH_INPUT_BYTES = 8 * 1024 * 1024
+
+
+def _encoded_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
 def merge_part_params(tasks: list[BatchTaskSpec], parts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each task's params with its partParams applied in order; a later part replaces the whole value."""
+    """Each task's params with its partParams applied in order; a later part replaces the whole value.
+
+    Sizes are checked on the merged params, before anything is stored or charged: a small request
+    naming one large part from every task must not turn into a huge stored input. Each part is
+    measured once and each task's size is summed from its entries, so the check itself stays cheap.
+    """
     problems = []
     merged = []
+    part_sizes: dict[str, int] = {}
+    total = 0
     for i, task in enumerate(tasks):
         params = dict(task.params)
+        entry_sizes = {key: _encoded_size(key) + 1 + _encoded_size(value) for key, value in params.items()}
         for j, link in enumerate(task.partParams):
             if link.partName not in parts:
                 problems.append(
@@ -57,10 +74,32 @@ def merge_part_params(tasks: list[BatchTaskSpec], parts: dict[str, Any]) -> list
                     )
                 )
                 continue
+            if link.partName not in part_sizes:
+                part_sizes[link.partName] = _encoded_size(parts[link.partName])
             params[link.paramName] = parts[link.partName]
+            entry_sizes[link.paramName] = _encoded_size(link.paramName) + 1 + part_sizes[link.partName]
+        size = 2 + sum(entry_sizes.values()) + max(len(entry_sizes) - 1, 0)
+        if size > tasks_domain.MAX_PARAMS_BYTES:
+            problems.append(
+                detail(
+                    f"tasks[{i}].params",
+                    f"the params, partParams merged, take {size} bytes; a task takes at most "
+                    f"{tasks_domain.MAX_PARAMS_BYTES}",
+                    "too_large",
+                )
+            )
+        total += size
         merged.append(params)
     if problems:
-        raise BadRequest("partParams name parts that were not posted", problems)
+        if all(p.type == "too_large" for p in problems):
+            raise PayloadTooLarge(f"{len(problems)} task(s) have params over the limit", problems)
+        unknown_only = all(p.type == "unknown_part" for p in problems)
+        raise BadRequest("partParams name parts that were not posted" if unknown_only else "Invalid batch tasks", problems)
+    if total > MAX_BATCH_INPUT_BYTES:
+        raise PayloadTooLarge(
+            f"The batch's params, partParams merged, take {total} bytes; a batch takes at most {MAX_BATCH_INPUT_BYTES}",
+            [detail("tasks", f"merged params total {total} bytes, more than {MAX_BATCH_INPUT_BYTES}", "too_large")],
+        )
     return merged
 
 

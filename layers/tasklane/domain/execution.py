@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 
 from tasklane.dap import Dap, Engine, RunContext
 from tasklane.domain.templates import DapCache
-from tasklane.models.records import STATUS_TTL_SECONDS, BatchState, LogLine, TaskMessage, TaskOutcome
+from tasklane.models.records import STATUS_TTL_SECONDS, BatchState, LogLine, TaskMessage, TaskOutcome, UnitRef
 from tasklane.storage import Backends
 from tasklane.timeutil import epoch, iso, now
 
@@ -34,6 +34,16 @@ NOT_YET_ACCEPTED_RETRY_SECONDS = 2
 # Keep this much of the invocation for writing outcomes; below MIN_START, leave the message for later.
 SAFETY_MS = 5_000
 MIN_START_MS = 15_000
+
+
+GAVE_UP = "The task could not be run: every attempt failed"
+UNREADABLE = "The task could not be run: its queue message could not be read"
+
+# A chunk's item holds the outcomes of up to ten tasks and must stay under DynamoDB's 400 KB item
+# limit whatever a template logs or fails with: each outcome is bounded before it is written.
+MAX_OUTCOME_BYTES = 32 * 1024
+MAX_MESSAGE_CHARS = 1000
+MAX_RESULTS_BYTES = 24 * 1024
 
 
 class BatchNotYetAccepted(Exception):
@@ -64,16 +74,14 @@ class Worker:
     ) -> list[TaskOutcome]:
         """Run the unit this message names unless it is done or running elsewhere; returns the outcomes written."""
         moment = now()
+        unit = message.key
         if message.batchId is None:
-            unit: str | int = message.taskIds[0]
             params_of = {message.taskIds[0]: message.params or {}}
             expires_at = epoch(moment) + STATUS_TTL_SECONDS
         else:
             batch = self._accepted_batch(message, receipt_handle, moment, receive_count)
             if batch is None:
                 return []
-            assert message.chunk is not None
-            unit = message.chunk
             params_of, expires_at = batch.params, batch.expires_at
 
         if remaining_ms < MIN_START_MS:
@@ -141,14 +149,12 @@ class Worker:
             self._batches.popitem(last=False)
         return found
 
-    def give_up(self, message: TaskMessage) -> list[TaskOutcome]:
-        """A message the queue dead-lettered: its tasks end failed instead of waiting forever."""
-        reason = "The task could not be run: every attempt failed"
+    def give_up(self, unit: UnitRef, reason: str = GAVE_UP) -> list[TaskOutcome]:
+        """A unit no run can finish (dead-lettered, or its message unreadable): its tasks end failed
+        with `reason` instead of waiting forever; a unit that did finish after all is left alone."""
         start = iso(now())
-        outcomes = [_failed(task_id, reason, start) for task_id in message.taskIds]
-        unit = message.taskIds[0] if message.batchId is None else message.chunk
-        assert unit is not None
-        if self._backends.tasks.give_up(message.tenant, message.batchId, unit, outcomes):
+        outcomes = [_failed(task_id, reason, start) for task_id in unit.taskIds]
+        if self._backends.tasks.give_up(unit.tenant, unit.batchId, unit.key, outcomes):
             return outcomes
         return []
 
@@ -165,7 +171,7 @@ class Worker:
             return _failed(task_id, "Internal error while running the template", start)
         logs = [LogLine(level=e.level, message=e.message) for e in result.logs]
         if not result.ok:
-            return TaskOutcome(task_id, False, result.status_message, logs, [], start, iso(now()))
+            return bounded(TaskOutcome(task_id, False, result.status_message, logs, [], start, iso(now())))
         # An S3 failure raises: the message is retried and the unit re-run once its lease runs out.
         stored = [
             self._backends.documents.put_result(
@@ -173,8 +179,44 @@ class Worker:
             )
             for doc in result.documents
         ]
-        return TaskOutcome(task_id, True, result.status_message, logs, stored, start, iso(now()))
+        return bounded(TaskOutcome(task_id, True, result.status_message, logs, stored, start, iso(now())))
 
 
 def _failed(task_id: str, message: str, start: str) -> TaskOutcome:
     return TaskOutcome(task_id, False, message, [LogLine("SEVERE", message)], [], start, iso(now()))
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return f"{text[:MAX_MESSAGE_CHARS]}... (truncated from {len(text)} characters)"
+
+
+def _size(value: object) -> int:
+    return len(json.dumps(value))
+
+
+def bounded(outcome: TaskOutcome) -> TaskOutcome:
+    """The outcome as it can be stored: messages clipped, logs cut to what fits MAX_OUTCOME_BYTES
+    (with a note saying how many were left out), and too many results turned into a clear failure."""
+    results_size = _size([asdict(r) for r in outcome.results])
+    if results_size > MAX_RESULTS_BYTES:
+        message = (
+            f"The task stored {len(outcome.results)} documents, whose status takes {results_size} bytes;"
+            f" at most {MAX_RESULTS_BYTES} fit: store fewer documents or shorter filenames"
+        )
+        return _failed(outcome.task_id, message, outcome.start)
+    status_message = _clip(outcome.status_message)
+    budget = MAX_OUTCOME_BYTES - results_size - _size(status_message) - 512
+    logs: list[LogLine] = []
+    for index, line in enumerate(outcome.logs):
+        kept = LogLine(line.level, _clip(line.message))
+        budget -= _size(asdict(kept))
+        if budget < 0:
+            left_out = len(outcome.logs) - index
+            logs.append(LogLine("WARNING", f"{left_out} more log entries were not kept (status size limit)"))
+            break
+        logs.append(kept)
+    return TaskOutcome(
+        outcome.task_id, outcome.ok, status_message, logs, list(outcome.results), outcome.start, outcome.end
+    )

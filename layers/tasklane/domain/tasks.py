@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from tasklane.domain import licensing, status, templates
 from tasklane.domain.integrations import require_supported
 from tasklane.models.api import ApiUsage, PostTaskRequest, TaskAccepted, TaskBody, TaskData, TaskStatus, Usage
-from tasklane.models.errors import NotFound, PayloadTooLarge, ServiceUnavailable
+from tasklane.models.errors import NotFound, PayloadTooLarge, ServiceUnavailable, detail
 from tasklane.models.records import STATUS_TTL_SECONDS, TaskMessage
 from tasklane.storage import Backends
 from tasklane.timeutil import epoch, iso, now
@@ -32,7 +32,10 @@ def submit(backends: Backends, tenant: str, body: TaskBody) -> TaskAccepted:
     require_supported(data.integration)
     size = len(json.dumps(params, separators=(",", ":")).encode())
     if size > MAX_PARAMS_BYTES:
-        raise PayloadTooLarge(f"params take {size} bytes; a task takes at most {MAX_PARAMS_BYTES}")
+        raise PayloadTooLarge(
+            f"params take {size} bytes; a task takes at most {MAX_PARAMS_BYTES}",
+            [detail("params", f"{size} bytes with the param.<name> parts merged, more than {MAX_PARAMS_BYTES}", "too_large")],
+        )
     template = templates.choose(backends, tenant, reference, body.dap)
 
     moment = now()

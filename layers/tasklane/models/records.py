@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 STATUS_TTL_SECONDS = 24 * 3600
 TASKS_PER_MESSAGE = 10
@@ -109,24 +110,58 @@ class TaskOutcome:
         )
 
 
-class TaskMessage(BaseModel):
-    """One SQS message: one chunk (up to ten task ids) of a batch, or one single task with its params."""
+UNIT_ATTRIBUTE = "unit"
+
+
+class UnitRef(BaseModel):
+    """Which run unit a message names: one single task, or one chunk (up to ten task ids) of a batch.
+
+    It travels twice: inside the body, and as the SQS message attribute `unit`, flat and small, so
+    that it parses whatever the body holds; a message the worker cannot read still ends its tasks failed.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    v: int = 1
     tenant: str
     batchId: str | None = None
     chunk: int | None = None
     taskIds: list[str] = Field(min_length=1, max_length=TASKS_PER_MESSAGE)
-    templateId: str
-    params: dict[str, Any] | None = None
-    integration: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _chunk_goes_with_batch(self) -> TaskMessage:
+    def _chunk_goes_with_batch(self) -> Self:
         if (self.batchId is None) != (self.chunk is None):
             raise ValueError("a batch message names its chunk; a single task's message has neither")
         if self.batchId is None and len(self.taskIds) != 1:
             raise ValueError("a single task's message names exactly one task")
         return self
+
+    @property
+    def key(self) -> str | int:
+        """The unit within its tenant: the single task's id, or the chunk's index within its batch."""
+        return self.taskIds[0] if self.chunk is None else self.chunk
+
+    def ref(self) -> UnitRef:
+        return UnitRef(tenant=self.tenant, batchId=self.batchId, chunk=self.chunk, taskIds=list(self.taskIds))
+
+    @classmethod
+    def from_attributes(cls, attributes: Mapping[str, Any]) -> UnitRef | None:
+        """The unit named by a message's attributes, in the Lambda event's casing or the SQS API's."""
+        value = attributes.get(UNIT_ATTRIBUTE)
+        if not isinstance(value, Mapping):
+            return None
+        text = value.get("stringValue", value.get("StringValue"))
+        if not isinstance(text, str):
+            return None
+        try:
+            return UnitRef.model_validate_json(text)
+        except ValidationError:
+            return None
+
+
+class TaskMessage(UnitRef):
+    """One SQS message: the unit it names, with what running it needs (a single task carries its params)."""
+
+    v: int = 1
+    templateId: str
+    params: dict[str, Any] | None = None
+    integration: dict[str, Any] | None = None

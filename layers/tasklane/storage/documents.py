@@ -27,6 +27,15 @@ def _missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
 
 
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name as RFC 6266 wants it: a plain ASCII `filename` for old clients, and
+    `filename*=UTF-8''...` (RFC 5987) when the name is not plain ASCII, which every browser prefers."""
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\%' else "_" for ch in filename)
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 class DocumentBucket:
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
@@ -94,7 +103,7 @@ class DocumentBucket:
                     "Bucket": self._bucket,
                     "Key": result.key,
                     "ResponseContentType": result.content_type,
-                    "ResponseContentDisposition": f"attachment; filename=\"{quote(result.filename)}\"",
+                    "ResponseContentDisposition": content_disposition(result.filename),
                 },
                 ExpiresIn=RESULT_URL_SECONDS,
             )

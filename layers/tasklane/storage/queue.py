@@ -6,13 +6,21 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tasklane.models.records import TaskMessage
+from tasklane.models.records import UNIT_ATTRIBUTE, TaskMessage
 
 _SEND_ATTEMPTS = 4
 
 
 class QueueSendError(RuntimeError):
     pass
+
+
+def _entry(message: TaskMessage) -> dict[str, Any]:
+    unit = message.ref().model_dump_json(exclude_none=True)
+    return {
+        "MessageBody": message.model_dump_json(),
+        "MessageAttributes": {UNIT_ATTRIBUTE: {"DataType": "String", "StringValue": unit}},
+    }
 
 
 class TaskQueue:
@@ -23,11 +31,11 @@ class TaskQueue:
     def send(self, messages: Sequence[TaskMessage]) -> None:
         """Send every message or raise: a partial send is reported, never silent."""
         for start in range(0, len(messages), 10):
-            pending = {str(i): m.model_dump_json() for i, m in enumerate(messages[start : start + 10])}
+            pending = {str(i): _entry(m) for i, m in enumerate(messages[start : start + 10])}
             for attempt in range(_SEND_ATTEMPTS):
                 answer = self._sqs.send_message_batch(
                     QueueUrl=self._url,
-                    Entries=[{"Id": k, "MessageBody": body} for k, body in pending.items()],
+                    Entries=[{"Id": k, **entry} for k, entry in pending.items()],
                 )
                 failed = answer.get("Failed", [])
                 if any(f.get("SenderFault") for f in failed):

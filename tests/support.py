@@ -58,14 +58,37 @@ class FakeContext:
         return 60_000
 
 
+def function_literals(name: str) -> dict[str, str]:
+    """The plain-string variables template.yaml gives functions/<name>/ alone (its REQUIRED_SCOPE)."""
+    from tasklane.local.template import load_template
+
+    for function in load_template(ROOT / "template.yaml").functions.values():
+        if function.code_uri == (ROOT / "functions" / name).resolve():
+            return {k: v for k, v in function.environment.items() if isinstance(v, str) and k == "REQUIRED_SCOPE"}
+    return {}
+
+
 def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py fresh, as a Lambda cold start does."""
+    """Import functions/<name>/app.py fresh, as a Lambda cold start does, with its own variables set:
+    a function's Config is read at import, and functions differ in REQUIRED_SCOPE."""
+    import os
+
     module_name = f"tasklane_test_fn_{name}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    own = function_literals(name)
+    saved = {k: os.environ.get(k) for k in own}
+    os.environ.update(own)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return module
 
 
@@ -197,3 +220,13 @@ def sqs_records(messages: list[dict[str, Any]], receive_count: int = 1) -> list[
         }
         for m in messages
     ]
+
+
+class FixedClock:
+    """A clock a test sets: `backends.clock = FixedClock(moment)`, then `.moment = later`."""
+
+    def __init__(self, moment: Any) -> None:
+        self.moment = moment
+
+    def now(self) -> Any:
+        return self.moment

@@ -12,12 +12,18 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from tasklane.config import get_settings
+from tasklane.config import TableSettings, load
 from tasklane.domain.execution import Worker
-from tasklane.models.records import TaskMessage, UnitRef
+from tasklane.domain.records import UnitMessage, RunUnit
 from tasklane.storage import get_backends
 
-get_settings()
+
+
+class Config(TableSettings):
+    """What this function reads; template.yaml gives it exactly these variables."""
+
+
+config = load(Config)
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -25,10 +31,10 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def record_handler(record: SQSRecord) -> None:
     # The attribute parses whatever the body holds; the body is the fallback for older messages.
-    unit = UnitRef.from_attributes(record.raw_event.get("messageAttributes") or {})
+    unit = RunUnit.from_attributes(record.raw_event.get("messageAttributes") or {})
     if unit is None:
         try:
-            unit = TaskMessage.model_validate_json(record.body).ref()
+            unit = UnitMessage.model_validate_json(record.body).ref()
         except ValidationError:
             # Names no unit: nothing to record, and retrying cannot help.
             logger.error("dropping a dead letter that names no task", extra={"message_id": record.message_id})

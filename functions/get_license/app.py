@@ -9,19 +9,26 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tasklane.api import http
-from tasklane.config import get_settings
+from tasklane.api.documents import errors, presenters
+from tasklane.api.http import Resolver, json_response
+from tasklane.config import QuotaSettings, RouteSettings, TableSettings, load
 from tasklane.domain import licensing
 from tasklane.storage import get_backends
 
-get_settings()
+
+class Config(RouteSettings, TableSettings, QuotaSettings):
+    """What this function reads; template.yaml gives it exactly these variables."""
+
+
+config = load(Config)
 logger = Logger()
-app = http.make_app()
+app = Resolver(errors, config.required_scope)
 
 
 @app.get("/v1/license")
 def get_license() -> Response[str]:
-    return http.json_response(200, licensing.status(get_backends(), http.caller(app).tenant))
+    view = licensing.status(get_backends(), app.caller().tenant)
+    return json_response(200, presenters.license_status(view))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

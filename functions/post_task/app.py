@@ -10,27 +10,40 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tasklane.api import bodies, http, idempotency
-from tasklane.config import get_settings
-from tasklane.domain import tasks
-from tasklane.models.api import TaskAccepted
+from tasklane.api import idempotency
+from tasklane.api.documents import errors, presenters, requests
+from tasklane.api.documents.models import TaskAccepted
+from tasklane.api.http import Resolver, json_response
+from tasklane.config import BucketSettings, QueueSettings, QuotaSettings, RouteSettings, TableSettings, load
+from tasklane.domain import document_tasks
 from tasklane.storage import get_backends
 
-get_settings()
+
+class Config(RouteSettings, TableSettings, BucketSettings, QueueSettings, QuotaSettings):
+    """What this function reads; template.yaml gives it exactly these variables."""
+
+
+config = load(Config)
 logger = Logger()
 metrics = Metrics()
-app = http.make_app()
+app = Resolver(errors, config.required_scope)
 
 
 @app.post("/v1/task")
 def post_task() -> Response[str]:
-    tenant = http.caller(app).tenant
-    body = bodies.read_body(http.raw_body(app), http.content_type(app))
+    tenant = app.caller().tenant
+    body = requests.read_body(app.raw_body(), app.content_type())
+    submission = requests.task_submission(body)
     accepted = idempotency.once(
-        app, "post_task", tenant, body, lambda: tasks.submit(get_backends(), tenant, body), TaskAccepted
+        app,
+        "post_task",
+        tenant,
+        body.fingerprint(),
+        lambda: presenters.task_accepted(document_tasks.submit(get_backends(), tenant, submission)),
+        TaskAccepted,
     )
     metrics.add_metric(name="TasksAccepted", unit=MetricUnit.Count, value=1)
-    return http.json_response(202, accepted)
+    return json_response(202, accepted)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -9,20 +9,27 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tasklane.api import bodies, http
-from tasklane.config import get_settings
+from tasklane.api.documents import errors, presenters, requests
+from tasklane.api.http import Resolver, json_response
+from tasklane.config import BucketSettings, RouteSettings, load
 from tasklane.domain import templates
 from tasklane.storage import get_backends
 
-get_settings()
+
+class Config(RouteSettings, BucketSettings):
+    """What this function reads; template.yaml gives it exactly these variables."""
+
+
+config = load(Config)
 logger = Logger()
-app = http.make_app()
+app = Resolver(errors, config.required_scope)
 
 
 @app.post("/v1/templates")
 def post_template() -> Response[str]:
-    dap = bodies.read_dap(http.raw_body(app), http.content_type(app))
-    return http.json_response(201, templates.upload(get_backends(), http.caller(app).tenant, dap))
+    dap = requests.read_dap(app.raw_body(), app.content_type())
+    view = templates.upload(get_backends(), app.caller().tenant, dap)
+    return json_response(201, presenters.template_info(view))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -12,12 +12,18 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from tasklane.config import get_settings
+from tasklane.config import TableSettings, BucketSettings, QueueSettings, load
 from tasklane.domain.execution import UNREADABLE, BatchNotYetAccepted, OutOfTime, Worker
-from tasklane.models.records import TaskMessage, UnitRef
+from tasklane.domain.records import UnitMessage, RunUnit
 from tasklane.storage import get_backends
 
-get_settings()
+
+
+class Config(TableSettings, BucketSettings, QueueSettings):
+    """What this function reads; template.yaml gives it exactly these variables."""
+
+
+config = load(Config)
 logger = Logger()
 metrics = Metrics()
 # Every record reported as failed, rather than a raised error: the local event source and AWS agree.
@@ -34,10 +40,10 @@ def worker() -> Worker:
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
-        message = TaskMessage.model_validate_json(record.body)
+        message = UnitMessage.model_validate_json(record.body)
     except ValidationError as error:
         # Retrying cannot make it readable: end its unit now, found by the attribute beside the body.
-        unit = UnitRef.from_attributes(record.raw_event.get("messageAttributes") or {})
+        unit = RunUnit.from_attributes(record.raw_event.get("messageAttributes") or {})
         logger.error(
             "unreadable task message",
             extra={"message_id": record.message_id, "unit": unit and unit.model_dump(), "error": str(error)[:500]},

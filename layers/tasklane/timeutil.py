@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+class Clock:
+    """The time as the domain reads it: injected (Backends.clock), so tests set it instead of patching."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+SYSTEM_CLOCK = Clock()
+
+
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The system time, for code outside the domain (the local stack, scripts)."""
+    return SYSTEM_CLOCK.now()
 
 
 def iso(moment: datetime) -> str:

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from tasklane.api import idempotency
-from tasklane.config import get_settings
+from tasklane import config
 from tasklane.local.aws import Provisioner
 from tasklane.local.references import ReferenceResolver
 from tasklane.local.template import load_template
@@ -27,7 +27,7 @@ PARAMETERS = {
 
 def _clear_caches() -> None:
     idempotency._once.cache_clear()
-    get_settings.cache_clear()
+    config.clear()
     get_backends.cache_clear()
     aws_client.cache_clear()
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tasklane.domain import templates
-from tasklane.models.records import TaskMessage
+from tasklane.domain.records import UnitMessage
 from tests.integration.test_task_api import queued_messages
-from tests.support import body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
+from tests.support import FixedClock, body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
 
 NAMES = ("post_batch", "get_batch", "get_batch_task", "get_license", "post_task", "worker")
 
@@ -68,7 +68,7 @@ def test_post_answers_202_with_ids_in_order_and_license_usage(aws, handlers, tem
     assert len(body["tasks"]) == 23 and len(set(body["tasks"])) == 23
     assert all(re.fullmatch(r"[0-9a-f-]{36}", t) for t in body["tasks"])
     assert body["message"] == "Success" and body["licenseUsage"] == 23
-    messages = [TaskMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)]
+    messages = [UnitMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)]
     assert sorted(len(m.taskIds) for m in messages) == [3, 10, 10]
     status = body_of(batch_status(handlers, ctx, body["id"]))
     assert status["statusMessage"] == "Waiting" and status["completed"] is False
@@ -212,10 +212,10 @@ def test_failure_part_way_leaves_no_runnable_task(aws, handlers, template_id, ct
 def test_message_that_outruns_the_commit_is_retried_soon(aws, template_id, monkeypatch):
     from tasklane.domain import execution
     from tasklane.domain.batches import _messages
-    from tasklane.models.records import BatchRecord, BatchState
+    from tasklane.domain.records import BatchRecord, BatchState
 
     batch = BatchRecord("acme", "b" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/x.json", ["t1"], "2026-11-23T13:20:38.000Z")
-    monkeypatch.setattr(execution, "now", lambda: __import__("datetime").datetime(2026, 11, 23, 13, 20, 39, tzinfo=__import__("datetime").UTC))
+    aws.clock = FixedClock(__import__("datetime").datetime(2026, 11, 23, 13, 20, 39, tzinfo=__import__("datetime").UTC))
     aws.tasks.put_batch(batch, 2_000_000_000)
     retried = []
     monkeypatch.setattr(aws.queue, "retry_soon", lambda handle, seconds: retried.append((handle, seconds)))
@@ -231,7 +231,7 @@ def test_redelivered_chunk_does_nothing_and_a_dead_run_is_taken_over(aws, handle
     from tasklane.domain import execution
 
     body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(12)]}))
-    first, second = sorted((TaskMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)), key=lambda m: m.chunk or 0)
+    first, second = sorted((UnitMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)), key=lambda m: m.chunk or 0)
     worker = execution.Worker(aws)
 
     assert len(worker.handle(first, "rh", 60_000)) == 10
@@ -254,7 +254,7 @@ def test_redelivered_chunk_does_nothing_and_a_dead_run_is_taken_over(aws, handle
     assert worker.handle(second, "rh", 60_000) == []  # ...which another delivery respects while it lasts,
 
     later = timeutil.now() + timedelta(minutes=13)
-    monkeypatch.setattr(execution, "now", lambda: later)
+    aws.clock = FixedClock(later)
     assert len(worker.handle(second, "rh", 60_000)) == 2  # ...and takes over once it has run out.
     status = body_of(batch_status(handlers, ctx, body["id"]))
     assert status["completed"] is True and status["progress"]["completed"] == 12
@@ -263,7 +263,7 @@ def test_redelivered_chunk_does_nothing_and_a_dead_run_is_taken_over(aws, handle
 def test_rejected_batch_messages_run_nothing(aws, handlers, template_id, ctx):
     from tasklane.domain import execution
     from tasklane.domain.batches import _messages
-    from tasklane.models.records import BatchRecord, BatchState
+    from tasklane.domain.records import BatchRecord, BatchState
 
     batch = BatchRecord("acme", "c" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/c.json", ["t1"], "2026-11-23T13:20:38.000Z")
     aws.tasks.put_batch(batch, 2_000_000_000)
@@ -277,11 +277,11 @@ def test_abandoned_accepting_batch_is_dropped_after_the_horizon(aws, template_id
 
     from tasklane.domain import execution
     from tasklane.domain.batches import _messages
-    from tasklane.models.records import BatchRecord, BatchState
+    from tasklane.domain.records import BatchRecord, BatchState
 
     batch = BatchRecord("acme", "d" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/d.json", ["t1"], "2026-11-23T13:20:38.000Z")
     aws.tasks.put_batch(batch, 2_000_000_000)
-    monkeypatch.setattr(execution, "now", lambda: datetime(2026, 11, 23, 13, 22, 0, tzinfo=UTC))
+    aws.clock = FixedClock(datetime(2026, 11, 23, 13, 22, 0, tzinfo=UTC))
     assert execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000) == []
     assert aws.tasks.get_chunk("acme", batch.batch_id, 0) is None
 
@@ -290,7 +290,7 @@ def test_dead_lettered_chunk_ends_failed_and_completes_the_batch(aws, handlers, 
     from tasklane.domain import execution
 
     body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(12)]}))
-    first, second = sorted((TaskMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)), key=lambda m: m.chunk or 0)
+    first, second = sorted((UnitMessage.model_validate_json(m["Body"]) for m in queued_messages(aws)), key=lambda m: m.chunk or 0)
     worker = execution.Worker(aws)
     worker.handle(first, "rh", 60_000)
     assert worker.give_up(first) == []  # finished after all: left as it is
@@ -309,11 +309,11 @@ def test_early_message_retries_soon_then_when_the_accept_is_decided(aws, templat
 
     from tasklane.domain import execution
     from tasklane.domain.batches import _messages
-    from tasklane.models.records import BatchRecord, BatchState
+    from tasklane.domain.records import BatchRecord, BatchState
 
     batch = BatchRecord("acme", "e" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/e.json", ["t1"], "2026-11-23T13:20:38.000Z")
     aws.tasks.put_batch(batch, 2_000_000_000)
-    monkeypatch.setattr(execution, "now", lambda: datetime(2026, 11, 23, 13, 20, 40, tzinfo=UTC))
+    aws.clock = FixedClock(datetime(2026, 11, 23, 13, 20, 40, tzinfo=UTC))
     delays = []
     monkeypatch.setattr(aws.queue, "retry_soon", lambda handle, seconds: delays.append(seconds))
     for receive_count in (1, 2):
@@ -367,7 +367,7 @@ def test_batch_status_expires_after_24_hours(aws, handlers, template_id, ctx, mo
 
     body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}]}))
     later = timeutil.now() + timedelta(hours=24, seconds=1)
-    monkeypatch.setattr(batches, "now", lambda: later)
+    aws.clock = FixedClock(later)
     assert batch_status(handlers, ctx, body["id"])["statusCode"] == 404
     assert task_status(handlers, ctx, body["id"], body["tasks"][0])["statusCode"] == 404
 

@@ -191,7 +191,7 @@ def test_huge_failure_messages_are_bounded_so_the_chunk_can_be_written(aws, hand
 
 def test_many_log_lines_are_cut_with_a_note(aws):
     from tasklane.domain.execution import bounded
-    from tasklane.models.records import LogLine, TaskOutcome
+    from tasklane.domain.records import LogLine, TaskOutcome
 
     logs = [LogLine("INFO", "y" * 5000) for _ in range(200)]
     outcome = bounded(TaskOutcome("t", True, "Ready", logs, [], "s", "e"))

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from tasklane.domain import templates
-from tasklane.models.records import TaskMessage
+from tasklane.domain.records import UnitMessage
 from tests.support import (
+    FixedClock,
     body_of,
     dap_part,
     example_dap,
@@ -218,11 +219,10 @@ def test_status_expires_after_24_hours(aws, handlers, template_id, ctx, monkeypa
     from datetime import timedelta
 
     from tasklane import timeutil
-    from tasklane.domain import tasks as tasks_domain
 
     task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
     later = timeutil.now() + timedelta(hours=24, seconds=1)
-    monkeypatch.setattr(tasks_domain, "now", lambda: later)
+    aws.clock = FixedClock(later)
     assert get_status(handlers, ctx, task_id)["statusCode"] == 404
 
 
@@ -231,12 +231,12 @@ def test_redelivered_message_for_finished_task_does_nothing(aws, handlers, templ
     [message] = queued_messages(aws)
     run_worker(aws, handlers, ctx)
     first = body_of(get_status(handlers, ctx, task_id))
-    from tasklane.models.records import TaskMessage
+    from tasklane.domain.records import UnitMessage
 
     puts: list[str] = []
     aws.documents._s3.meta.events.register("before-call.s3.PutObject", lambda **kw: puts.append("put"))
     worker = load_function("worker")
-    worker.worker().handle(TaskMessage.model_validate_json(message["Body"]), "rh", 60_000)
+    worker.worker().handle(UnitMessage.model_validate_json(message["Body"]), "rh", 60_000)
     assert puts == []
     assert body_of(get_status(handlers, ctx, task_id)) == first
 
@@ -261,7 +261,7 @@ def test_failed_result_write_reports_the_message_and_the_retry_finishes_it(aws, 
 
     # The redelivery comes after the visibility timeout, by when the dead run's lease has run out.
     later = timeutil.now() + timedelta(minutes=13)
-    monkeypatch.setattr(execution, "now", lambda: later)
+    aws.clock = FixedClock(later)
     sqs = aws.queue._sqs
     sqs.change_message_visibility(QueueUrl=aws.queue._url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
     assert run_worker(aws, handlers, ctx) == {"batchItemFailures": []}
@@ -307,7 +307,7 @@ def test_dead_lettered_single_task_ends_failed(aws, handlers, template_id, ctx):
 
     task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
     [message] = queued_messages(aws)
-    assert len(Worker(aws).give_up(TaskMessage.model_validate_json(message["Body"]))) == 1
+    assert len(Worker(aws).give_up(UnitMessage.model_validate_json(message["Body"]))) == 1
     status = body_of(get_status(handlers, ctx, task_id))
     assert status["completed"] is True and status["errors"] is True
 
@@ -352,7 +352,7 @@ def test_worker_leaves_a_message_it_has_no_time_for(aws, handlers, template_id, 
     task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
     [message] = queued_messages(aws)
     with pytest.raises(OutOfTime):
-        Worker(aws).handle(TaskMessage.model_validate_json(message["Body"]), "rh", MIN_START_MS - 1)
+        Worker(aws).handle(UnitMessage.model_validate_json(message["Body"]), "rh", MIN_START_MS - 1)
     assert body_of(get_status(handlers, ctx, task_id))["statusMessage"] == "Queued"
 
 

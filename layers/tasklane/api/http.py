@@ -1,17 +1,30 @@
-"""One resolver shape for every endpoint: the caller from the authorizer, JSON out, errors mapped here only."""
+"""One resolver shape for every route of every family: the caller and its scope check, JSON out,
+domain errors rendered by the family's error format, in this one place.
+"""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import BaseModel
 
-from tasklane.models.errors import ErrorBody, TasklaneError, Unauthorized
+from tasklane.domain.errors import Forbidden, TasklaneError, Unauthorized
 
 logger = Logger(child=True)
+
+
+class ErrorFormat(Protocol):
+    """How a family spells its errors."""
+
+    def render(self, error: TasklaneError) -> tuple[int, BaseModel]: ...
+
+    def internal(self, request_id: str) -> BaseModel: ...
+
+    def not_found(self) -> BaseModel: ...
 
 
 @dataclass(frozen=True)
@@ -20,53 +33,53 @@ class Caller:
 
     tenant: str
     principal: str
+    scopes: frozenset[str]
 
 
 def json_response(status: int, body: BaseModel) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump_json(),
-    )
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump_json())
 
 
-def make_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver()
+class Resolver(APIGatewayHttpResolver):
+    """A function's resolver: `required_scope` is the scope template.yaml declares beside its route."""
 
-    @app.exception_handler(TasklaneError)
-    def _domain_error(error: TasklaneError) -> Response[str]:
-        logger.info("request refused", extra={"status": error.status, "code": error.code, "reason": error.message})
-        return json_response(error.status, error.body())
+    def __init__(self, errors: ErrorFormat, required_scope: str) -> None:
+        super().__init__()
+        self.errors = errors
+        self.required_scope = required_scope
 
-    @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        request_id = app.current_event.request_context.request_id
-        return json_response(
-            500, ErrorBody(message=f"Internal error (request {request_id})", code="internal_error")
-        )
+        @self.exception_handler(TasklaneError)
+        def _domain_error(error: TasklaneError) -> Response[str]:
+            logger.info("request refused", extra={"status": error.status, "code": error.code, "reason": error.message})
+            return json_response(*errors.render(error))
 
-    @app.not_found
-    def _not_found(_: Exception) -> Response[str]:
-        return json_response(404, ErrorBody(message="Not Found", code="not_found"))
+        @self.exception_handler(Exception)
+        def _unexpected(error: Exception) -> Response[str]:
+            logger.exception("unhandled error")
+            return json_response(500, errors.internal(self.current_event.request_context.request_id))
 
-    return app
+        @self.not_found
+        def _not_found(_: Exception) -> Response[str]:
+            return json_response(404, errors.not_found())
 
+    def caller(self) -> Caller:
+        """The authorized caller, refused unless its credentials carry this route's scope."""
+        context: dict[str, Any] = (self.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}).get(
+            "lambda"
+        ) or {}
+        tenant = context.get("tenant")
+        if not tenant:
+            # Only reachable if a route were deployed without the authorizer: refuse, never guess a tenant.
+            raise Unauthorized("No authorized caller on this request")
+        scopes = frozenset(str(context.get("scopes", "")).split())
+        if self.required_scope not in scopes:
+            raise Forbidden(f"This call needs the scope {self.required_scope}")
+        return Caller(tenant=str(tenant), principal=str(context.get("principal", "")), scopes=scopes)
 
-def caller(app: APIGatewayHttpResolver) -> Caller:
-    context = (app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}).get("lambda") or {}
-    tenant = context.get("tenant")
-    if not tenant:
-        # Only reachable if a route were deployed without the authorizer: refuse, never guess a tenant.
-        raise Unauthorized("No authorized caller on this request")
-    return Caller(tenant=str(tenant), principal=str(context.get("principal", "")))
+    def raw_body(self) -> bytes:
+        event = self.current_event
+        body = event.body or ""
+        return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
 
-
-def raw_body(app: APIGatewayHttpResolver) -> bytes:
-    event = app.current_event
-    body = event.body or ""
-    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
-
-
-def content_type(app: APIGatewayHttpResolver) -> str | None:
-    return app.current_event.headers.get("content-type")
+    def content_type(self) -> str | None:
+        return self.current_event.headers.get("content-type")

@@ -6,8 +6,6 @@ key with a different body is refused, and a retry while the first is still runni
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -25,9 +23,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import BaseModel
 
-from tasklane.config import get_settings
-from tasklane.models.api import TaskBody
-from tasklane.models.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
+from tasklane.config import TableSettings, load
+from tasklane.domain.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
 from tasklane.storage.clients import aws_client
 
 HEADER = "idempotency-key"
@@ -41,7 +38,7 @@ Answer = TypeVar("Answer", bound=BaseModel)
 def _once(operation: str, tenant: str) -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
     # One partition per tenant and operation: keys scoped like every other item, load spread by tenant.
     store = DynamoDBPersistenceLayer(
-        table_name=get_settings().table_name,
+        table_name=load(TableSettings).table_name,
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value=f"TENANT#{tenant}#IDEMPOTENCY#{operation}",
@@ -61,35 +58,23 @@ def _once(operation: str, tenant: str) -> tuple[Callable[..., dict[str, Any]], I
     return run, config
 
 
-def fingerprint(body: TaskBody) -> str:
-    """What makes two requests the same: the parsed data, parts and DAP, not the multipart boundary."""
-    canonical = json.dumps(
-        {
-            "data": body.data,
-            "parts": body.parts,
-            "dap": hashlib.sha256(body.dap).hexdigest() if body.dap is not None else None,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def once(
     app: APIGatewayHttpResolver,
     operation: str,
     tenant: str,
-    body: TaskBody,
+    fingerprint: str,
     action: Callable[[], Answer],
     model: type[Answer],
 ) -> Answer:
-    """Run `action` once per tenant and Idempotency-Key; without the header, every call runs it."""
+    """Run `action` once per tenant and Idempotency-Key; without the header, every call runs it.
+
+    `fingerprint` says what makes two requests the same (the family computes it from the parsed body)."""
     key = app.current_event.headers.get(HEADER)
     if key is None:
         return action()
     if not KEY_PATTERN.fullmatch(key):
         raise BadRequest("Idempotency-Key must be 1 to 128 visible ASCII characters")
-    request = {"tenant": tenant, "key": key, "fingerprint": fingerprint(body)}
+    request = {"tenant": tenant, "key": key, "fingerprint": fingerprint}
     run, config = _once(operation, tenant)
     # In-progress records expire with the invocation, so a retry after a crash is not refused for long.
     config.register_lambda_context(app.lambda_context)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from tasklane.models.errors import BadRequest
+from tasklane.domain.errors import BadRequest
 
 MAX_PARTS = 1100
 

@@ -13,31 +13,22 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from tasklane.domain import licensing, status, templates
-from tasklane.domain import tasks as tasks_domain
+from tasklane.domain import document_tasks, licensing, templates
+from tasklane.domain.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, problem
 from tasklane.domain.integrations import require_supported
-from tasklane.models.api import (
-    BatchAccepted,
-    BatchData,
-    BatchProgress,
-    BatchStatus,
-    BatchTaskSpec,
-    BatchTaskSummary,
-    PostBatchRequest,
-    TaskBody,
-    TaskStatus,
-)
-from tasklane.models.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, detail
-from tasklane.models.records import (
+from tasklane.domain.records import (
     STATUS_TTL_SECONDS,
     TASKS_PER_MESSAGE,
     BatchRecord,
     BatchState,
-    TaskMessage,
-    TaskState,
+    DocumentTaskRecord,
+    UnitMessage,
+    UnitState,
 )
+from tasklane.domain.submissions import BatchSubmission, BatchTask
+from tasklane.domain.views import AcceptedBatch, BatchPhase, BatchTaskState, BatchView, DocumentTaskView
 from tasklane.storage import Backends
-from tasklane.timeutil import epoch, iso, now
+from tasklane.timeutil import epoch, iso
 
 logger = Logger(child=True)
 
@@ -50,7 +41,7 @@ def _encoded_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")))
 
 
-def merge_part_params(tasks: list[BatchTaskSpec], parts: dict[str, Any]) -> list[dict[str, Any]]:
+def merge_part_params(tasks: list[BatchTask], parts: dict[str, Any]) -> list[dict[str, Any]]:
     """Each task's params with its partParams applied in order; a later part replaces the whole value.
 
     Sizes are checked on the merged params, before anything is stored or charged: a small request
@@ -64,27 +55,27 @@ def merge_part_params(tasks: list[BatchTaskSpec], parts: dict[str, Any]) -> list
     for i, task in enumerate(tasks):
         params = dict(task.params)
         entry_sizes = {key: _encoded_size(key) + 1 + _encoded_size(value) for key, value in params.items()}
-        for j, link in enumerate(task.partParams):
-            if link.partName not in parts:
+        for j, link in enumerate(task.links):
+            if link.part_name not in parts:
                 problems.append(
-                    detail(
+                    problem(
                         f"tasks[{i}].partParams[{j}].partName",
-                        f"no JSON part named 'param.{link.partName}' was posted",
+                        f"no JSON part named 'param.{link.part_name}' was posted",
                         "unknown_part",
                     )
                 )
                 continue
-            if link.partName not in part_sizes:
-                part_sizes[link.partName] = _encoded_size(parts[link.partName])
-            params[link.paramName] = parts[link.partName]
-            entry_sizes[link.paramName] = _encoded_size(link.paramName) + 1 + part_sizes[link.partName]
+            if link.part_name not in part_sizes:
+                part_sizes[link.part_name] = _encoded_size(parts[link.part_name])
+            params[link.param_name] = parts[link.part_name]
+            entry_sizes[link.param_name] = _encoded_size(link.param_name) + 1 + part_sizes[link.part_name]
         size = 2 + sum(entry_sizes.values()) + max(len(entry_sizes) - 1, 0)
-        if size > tasks_domain.MAX_PARAMS_BYTES:
+        if size > document_tasks.MAX_PARAMS_BYTES:
             problems.append(
-                detail(
+                problem(
                     f"tasks[{i}].params",
                     f"the params, partParams merged, take {size} bytes; a task takes at most "
-                    f"{tasks_domain.MAX_PARAMS_BYTES}",
+                    f"{document_tasks.MAX_PARAMS_BYTES}",
                     "too_large",
                 )
             )
@@ -98,18 +89,17 @@ def merge_part_params(tasks: list[BatchTaskSpec], parts: dict[str, Any]) -> list
     if total > MAX_BATCH_INPUT_BYTES:
         raise PayloadTooLarge(
             f"The batch's params, partParams merged, take {total} bytes; a batch takes at most {MAX_BATCH_INPUT_BYTES}",
-            [detail("tasks", f"merged params total {total} bytes, more than {MAX_BATCH_INPUT_BYTES}", "too_large")],
+            [problem("tasks", f"merged params total {total} bytes, more than {MAX_BATCH_INPUT_BYTES}", "too_large")],
         )
     return merged
 
 
-def submit(backends: Backends, tenant: str, body: TaskBody) -> BatchAccepted:
-    data, reference = templates.read_request(body, PostBatchRequest, BatchData)
-    require_supported(data.integration)
-    params = merge_part_params(data.tasks, body.parts)
-    template = templates.choose(backends, tenant, reference, body.dap)
+def submit(backends: Backends, tenant: str, submission: BatchSubmission) -> AcceptedBatch:
+    require_supported(submission.integration)
+    params = merge_part_params(submission.tasks, submission.parts)
+    template = templates.choose(backends, tenant, submission.template)
 
-    moment = now()
+    moment = backends.clock.now()
     reservation = licensing.reserve(backends, tenant, len(params), moment)
     batch = BatchRecord(
         tenant=tenant,
@@ -139,7 +129,7 @@ def submit(backends: Backends, tenant: str, body: TaskBody) -> BatchAccepted:
             raise ServiceUnavailable(
                 "The batch was not accepted and none of its tasks will run; retry the request"
             ) from error
-    return BatchAccepted(id=batch.batch_id, tasks=batch.task_ids, licenseUsage=reservation.units)
+    return AcceptedBatch(batch_id=batch.batch_id, task_ids=batch.task_ids, units=reservation.units)
 
 
 def _input_document(batch: BatchRecord, params: list[dict[str, Any]]) -> bytes:
@@ -147,10 +137,10 @@ def _input_document(batch: BatchRecord, params: list[dict[str, Any]]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def _messages(batch: BatchRecord) -> list[TaskMessage]:
+def _messages(batch: BatchRecord) -> list[UnitMessage]:
     ids = batch.task_ids
     return [
-        TaskMessage(
+        UnitMessage(
             tenant=batch.tenant,
             batchId=batch.batch_id,
             chunk=index,
@@ -183,60 +173,49 @@ def _release(backends: Backends, batch: BatchRecord, reservation: licensing.Rese
 
 
 def _accepted(backends: Backends, tenant: str, batch_id: str) -> BatchRecord:
-    batch = backends.tasks.get_batch(tenant, batch_id, epoch(now()))
+    batch = backends.tasks.get_batch(tenant, batch_id, epoch(backends.clock.now()))
     if batch is None or batch.state is not BatchState.ACCEPTED:
         raise NotFound(f"Batch {batch_id} not found")
     return batch
 
 
-def get(backends: Backends, tenant: str, batch_id: str) -> BatchStatus:
+def get(backends: Backends, tenant: str, batch_id: str) -> BatchView:
     batch = _accepted(backends, tenant, batch_id)
     chunks = backends.tasks.chunks(tenant, batch_id)
     outcomes = {task_id: o for chunk in chunks for task_id, o in chunk.outcomes.items()}
-    running = sum(len(c.task_ids) for c in chunks if c.state is TaskState.RUNNING)
+    running = sum(len(c.task_ids) for c in chunks if c.state is UnitState.RUNNING)
     total = len(batch.task_ids)
     finished = batch.succeeded + batch.failed
-    completed = finished >= total
-    if completed:
-        message = "Completed"
+    if finished >= total:
+        phase = BatchPhase.COMPLETED
     elif chunks:
-        message = "Started"
+        phase = BatchPhase.STARTED
     else:
-        message = "Waiting"
-    summaries = [
-        BatchTaskSummary(
-            id=task_id,
-            completed=task_id in outcomes,
-            errors=task_id in outcomes and not outcomes[task_id].ok,
-        )
-        for task_id in batch.task_ids
-    ]
-    return BatchStatus(
-        postDateTime=batch.posted,
-        completed=completed,
-        completedDateTime=max((o.end for o in outcomes.values()), default=None) if completed else None,
-        errors=batch.failed > 0,
-        statusMessage=message,
-        tasks=summaries,
-        progress=BatchProgress(
-            total=total,
-            queued=max(total - running - finished, 0),
-            running=running,
-            completed=batch.succeeded,
-            failed=batch.failed,
-        ),
+        phase = BatchPhase.WAITING
+    return BatchView(
+        posted=batch.posted,
+        phase=phase,
+        completed_at=max((o.end for o in outcomes.values()), default=None) if phase is BatchPhase.COMPLETED else None,
+        tasks=[
+            BatchTaskState(id=task_id, completed=task_id in outcomes, errors=task_id in outcomes and not outcomes[task_id].ok)
+            for task_id in batch.task_ids
+        ],
+        queued=max(total - running - finished, 0),
+        running=running,
+        succeeded=batch.succeeded,
+        failed=batch.failed,
     )
 
 
-def get_task(backends: Backends, tenant: str, batch_id: str, task_id: str) -> TaskStatus:
+def get_task(backends: Backends, tenant: str, batch_id: str, task_id: str) -> DocumentTaskView:
     batch = _accepted(backends, tenant, batch_id)
     if task_id not in batch.task_ids:
         raise NotFound(f"Task {task_id} not found in batch {batch_id}")
     chunk = backends.tasks.get_chunk(tenant, batch_id, batch.task_ids.index(task_id) // TASKS_PER_MESSAGE)
     if chunk is None:
-        record = status.queued(tenant, task_id, batch_id)
+        record = DocumentTaskRecord.queued(tenant, task_id, batch_id)
     elif task_id in chunk.outcomes:
         record = chunk.outcomes[task_id].record(tenant, batch_id)
     else:
-        record = status.running(tenant, task_id, batch_id, chunk.start)
-    return status.task_status(record, backends.documents)
+        record = DocumentTaskRecord.running(tenant, task_id, batch_id, chunk.start)
+    return document_tasks.view(backends, record)

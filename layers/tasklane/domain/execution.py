@@ -20,9 +20,9 @@ from aws_lambda_powertools import Logger
 
 from tasklane.dap import Dap, Engine, RunContext
 from tasklane.domain.templates import DapCache
-from tasklane.models.records import STATUS_TTL_SECONDS, BatchState, LogLine, TaskMessage, TaskOutcome, UnitRef
+from tasklane.domain.records import STATUS_TTL_SECONDS, BatchState, LogLine, UnitMessage, TaskOutcome, RunUnit
 from tasklane.storage import Backends
-from tasklane.timeutil import epoch, iso, now
+from tasklane.timeutil import epoch, iso
 
 logger = Logger(child=True)
 
@@ -55,7 +55,7 @@ class OutOfTime(Exception):
 
 
 @dataclass(frozen=True)
-class AcceptedBatch:
+class RunnableBatch:
     """What the worker needs of an Accepted batch; Accepted is final, so it is cached."""
 
     params: dict[str, dict[str, Any]]
@@ -67,13 +67,13 @@ class Worker:
         self._backends = backends
         self._engine = engine or Engine()
         self._daps = DapCache()
-        self._batches: OrderedDict[tuple[str, str], AcceptedBatch] = OrderedDict()
+        self._batches: OrderedDict[tuple[str, str], RunnableBatch] = OrderedDict()
 
     def handle(
-        self, message: TaskMessage, receipt_handle: str, remaining_ms: int, receive_count: int = 1
+        self, message: UnitMessage, receipt_handle: str, remaining_ms: int, receive_count: int = 1
     ) -> list[TaskOutcome]:
         """Run the unit this message names unless it is done or running elsewhere; returns the outcomes written."""
-        moment = now()
+        moment = self._backends.clock.now()
         unit = message.key
         if message.batchId is None:
             params_of = {message.taskIds[0]: message.params or {}}
@@ -116,8 +116,8 @@ class Worker:
         return outcomes
 
     def _accepted_batch(
-        self, message: TaskMessage, receipt_handle: str, moment: datetime, receive_count: int
-    ) -> AcceptedBatch | None:
+        self, message: UnitMessage, receipt_handle: str, moment: datetime, receive_count: int
+    ) -> RunnableBatch | None:
         assert message.batchId is not None
         key = (message.tenant, message.batchId)
         if key in self._batches:
@@ -140,7 +140,7 @@ class Worker:
         raw = self._backends.documents.get_input(batch.input_key)
         if raw is None:
             raise RuntimeError(f"batch input {batch.input_key} is missing")
-        found = AcceptedBatch(
+        found = RunnableBatch(
             params=json.loads(raw)["tasks"],
             expires_at=epoch(datetime.fromisoformat(batch.posted)) + STATUS_TTL_SECONDS,
         )
@@ -149,19 +149,19 @@ class Worker:
             self._batches.popitem(last=False)
         return found
 
-    def give_up(self, unit: UnitRef, reason: str = GAVE_UP) -> list[TaskOutcome]:
+    def give_up(self, unit: RunUnit, reason: str = GAVE_UP) -> list[TaskOutcome]:
         """A unit no run can finish (dead-lettered, or its message unreadable): its tasks end failed
         with `reason` instead of waiting forever; a unit that did finish after all is left alone."""
-        start = iso(now())
+        start = iso(self._backends.clock.now())
         outcomes = [_failed(task_id, reason, start) for task_id in unit.taskIds]
         if self._backends.tasks.give_up(unit.tenant, unit.batchId, unit.key, outcomes):
             return outcomes
         return []
 
     def _run(
-        self, message: TaskMessage, dap: Dap | None, task_id: str, params: dict[str, Any], time_left: float
+        self, message: UnitMessage, dap: Dap | None, task_id: str, params: dict[str, Any], time_left: float
     ) -> TaskOutcome:
-        start = iso(now())
+        start = iso(self._backends.clock.now())
         if dap is None:
             return _failed(task_id, f"Template {message.templateId} no longer exists", start)
         try:
@@ -171,7 +171,7 @@ class Worker:
             return _failed(task_id, "Internal error while running the template", start)
         logs = [LogLine(level=e.level, message=e.message) for e in result.logs]
         if not result.ok:
-            return bounded(TaskOutcome(task_id, False, result.status_message, logs, [], start, iso(now())))
+            return bounded(TaskOutcome(task_id, False, result.status_message, logs, [], start, iso(self._backends.clock.now())))
         # An S3 failure raises: the message is retried and the unit re-run once its lease runs out.
         stored = [
             self._backends.documents.put_result(
@@ -179,11 +179,11 @@ class Worker:
             )
             for doc in result.documents
         ]
-        return bounded(TaskOutcome(task_id, True, result.status_message, logs, stored, start, iso(now())))
+        return bounded(TaskOutcome(task_id, True, result.status_message, logs, stored, start, iso(self._backends.clock.now())))
 
 
-def _failed(task_id: str, message: str, start: str) -> TaskOutcome:
-    return TaskOutcome(task_id, False, message, [LogLine("SEVERE", message)], [], start, iso(now()))
+def _failed(task_id: str, message: str, start: str, end: str | None = None) -> TaskOutcome:
+    return TaskOutcome(task_id, False, message, [LogLine("SEVERE", message)], [], start, end or start)
 
 
 def _clip(text: str) -> str:
@@ -205,7 +205,7 @@ def bounded(outcome: TaskOutcome) -> TaskOutcome:
             f"The task stored {len(outcome.results)} documents, whose status takes {results_size} bytes;"
             f" at most {MAX_RESULTS_BYTES} fit: store fewer documents or shorter filenames"
         )
-        return _failed(outcome.task_id, message, outcome.start)
+        return _failed(outcome.task_id, message, outcome.start, outcome.end)
     status_message = _clip(outcome.status_message)
     budget = MAX_OUTCOME_BYTES - results_size - _size(status_message) - 512
     logs: list[LogLine] = []

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from tasklane.models.api import SalesforceIntegration
-from tasklane.models.errors import BadRequest, detail
+from tasklane.domain.errors import BadRequest, problem
+from tasklane.domain.submissions import Integration
 
 
-def require_supported(integration: SalesforceIntegration | None) -> None:
+def require_supported(integration: Integration | None) -> None:
     if integration is not None:
         raise BadRequest(
             f"The {integration.type} integration is not yet supported: post the template by id without an integration",
-            [detail("integration.type", f"{integration.type} is not yet supported", "not_supported")],
+            [problem("integration.type", f"{integration.type} is not yet supported", "not_supported")],
         )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tasklane.models.api import LicenseStatus
-from tasklane.models.errors import LicenseExceeded
+from tasklane.domain.errors import LicenseExceeded
+from tasklane.domain.views import LicenseView
 from tasklane.storage import Backends
 from tasklane.storage.licenses import USAGE_TTL_SECONDS, QuotaWouldBeExceeded
-from tasklane.timeutil import epoch, now, term
+from tasklane.timeutil import epoch, term
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ def set_quota(backends: Backends, tenant: str, monthly: int) -> None:
     backends.licenses.set_quota(tenant, monthly)
 
 
-def status(backends: Backends, tenant: str) -> LicenseStatus:
-    month = term(now())
+def status(backends: Backends, tenant: str) -> LicenseView:
+    month = term(backends.clock.now())
     quota = backends.licenses.quota(tenant)
     used = backends.licenses.used(tenant, month)
-    return LicenseStatus(term=month, used=used, quota=quota, remaining=max(quota - used, 0))
+    return LicenseView(term=month, used=used, quota=quota, remaining=max(quota - used, 0))

@@ -6,15 +6,12 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
-from typing import TypeVar
-
-from pydantic import BaseModel
 
 from tasklane.dap import Dap, DapError, load_dap
-from tasklane.models.api import TaskBody, TemplateInfo
-from tasklane.models.errors import BadRequest, NotFound, PayloadTooLarge, detail, parse
+from tasklane.domain.errors import BadRequest, NotFound, PayloadTooLarge, problem
+from tasklane.domain.submissions import TemplateSource
+from tasklane.domain.views import TemplateView
 from tasklane.storage import Backends
-from tasklane.timeutil import iso, now
 
 MAX_DAP_BYTES = 4 * 1024 * 1024  # what fits a Lambda invocation once base64-encoded
 _TEMPLATE_ID = re.compile(r"[0-9a-f]{32}")
@@ -27,28 +24,28 @@ def check(data: bytes) -> Dap:
     try:
         return load_dap(data)
     except DapError as error:
-        raise BadRequest(f"Invalid DAP: {error.message}", [detail("template", e) for e in error.errors]) from error
+        raise BadRequest(f"Invalid DAP: {error.message}", [problem("template", e) for e in error.errors]) from error
 
 
 def template_id(dap: Dap) -> str:
     return dap.sha256[:32]
 
 
-def store(backends: Backends, tenant: str, dap: Dap, data: bytes) -> TemplateInfo:
+def store(backends: Backends, tenant: str, dap: Dap, data: bytes) -> TemplateView:
     backends.documents.put_template(tenant, template_id(dap), data, dap.name, dap.sha256)
-    return TemplateInfo(id=template_id(dap), name=dap.name, sha256=dap.sha256, size=len(data), uploadedDateTime=iso(now()))
+    return TemplateView(id=template_id(dap), name=dap.name, sha256=dap.sha256, size=len(data), uploaded=backends.clock.now())
 
 
-def upload(backends: Backends, tenant: str, data: bytes) -> TemplateInfo:
+def upload(backends: Backends, tenant: str, data: bytes) -> TemplateView:
     return store(backends, tenant, check(data), data)
 
 
-def describe(backends: Backends, tenant: str, template_id: str) -> TemplateInfo:
+def describe(backends: Backends, tenant: str, template_id: str) -> TemplateView:
     found = backends.documents.head_template(tenant, template_id) if _TEMPLATE_ID.fullmatch(template_id) else None
     if found is None:
         raise NotFound(f"Template {template_id} not found")
-    return TemplateInfo(
-        id=found.template_id, name=found.name, sha256=found.sha256, size=found.size, uploadedDateTime=iso(found.uploaded)
+    return TemplateView(
+        id=found.template_id, name=found.name, sha256=found.sha256, size=found.size, uploaded=found.uploaded
     )
 
 
@@ -64,29 +61,17 @@ class TemplateChoice:
             store(backends, tenant, *self.embedded)
 
 
-def choose(backends: Backends, tenant: str, reference: str | None, embedded: bytes | None) -> TemplateChoice:
-    if embedded is not None:
-        dap = check(embedded)
-        return TemplateChoice(id=template_id(dap), embedded=(dap, embedded))
-    assert reference is not None
+def choose(backends: Backends, tenant: str, source: TemplateSource) -> TemplateChoice:
+    if source.embedded is not None:
+        dap = check(source.embedded)
+        return TemplateChoice(id=template_id(dap), embedded=(dap, source.embedded))
+    reference = source.reference or ""
     if not _TEMPLATE_ID.fullmatch(reference) or backends.documents.head_template(tenant, reference) is None:
         raise BadRequest(
             f"Unknown template {reference!r}",
-            [detail("template", "no template with this id: upload it with POST /v1/templates", "not_found")],
+            [problem("template", "no template with this id: upload it with POST /v1/templates", "not_found")],
         )
     return TemplateChoice(id=reference)
-
-
-Data = TypeVar("Data", bound=BaseModel)
-
-
-def read_request(body: TaskBody, by_reference: type[Data], embedded: type[Data]) -> tuple[Data, str | None]:
-    """The request data and its template reference: from the JSON body, or from the multipart
-    `data` part when the DAP itself was posted (then the reference is None)."""
-    if body.dap is None:
-        # by_reference declares a required `template` field: validated, it is there.
-        return parse(by_reference, body.data), str(body.data["template"])
-    return parse(embedded, body.data, "data"), None
 
 
 class DapCache:

@@ -1,39 +1,51 @@
-"""The only package that imports boto3: one adapter per resource, built once per cold start."""
+"""The only package that imports boto3: one adapter per resource, each built on first use.
+
+An adapter reads only the settings of its own resource, so a function that never touches the
+queue needs no TASK_QUEUE_URL, and a missing setting names itself when the adapter is first built.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
-from tasklane.config import Settings, get_settings
+from tasklane.config import BucketSettings, QueueSettings, QuotaSettings, TableSettings, load
 from tasklane.storage.apikeys import ApiKeyStore
 from tasklane.storage.clients import aws_client
 from tasklane.storage.documents import DocumentBucket
 from tasklane.storage.licenses import LicenseStore
 from tasklane.storage.queue import TaskQueue
 from tasklane.storage.tasks import TaskStore
+from tasklane.timeutil import SYSTEM_CLOCK, Clock
 
 
-@dataclass(frozen=True)
 class Backends:
-    documents: DocumentBucket
-    tasks: TaskStore
-    licenses: LicenseStore
-    apikeys: ApiKeyStore
-    queue: TaskQueue
+    """Every adapter the domain uses, and the clock it reads time from."""
 
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
+    @cached_property
+    def documents(self) -> DocumentBucket:
+        return DocumentBucket(aws_client("s3"), load(BucketSettings).bucket_name)
 
-def build_backends(settings: Settings) -> Backends:
-    dynamodb = aws_client("dynamodb")
-    return Backends(
-        documents=DocumentBucket(aws_client("s3"), settings.bucket_name),
-        tasks=TaskStore(dynamodb, settings.table_name),
-        licenses=LicenseStore(dynamodb, settings.table_name, settings.default_monthly_quota),
-        apikeys=ApiKeyStore(dynamodb, settings.table_name),
-        queue=TaskQueue(aws_client("sqs"), settings.task_queue_url),
-    )
+    @cached_property
+    def tasks(self) -> TaskStore:
+        return TaskStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def licenses(self) -> LicenseStore:
+        return LicenseStore(
+            aws_client("dynamodb"), load(TableSettings).table_name, load(QuotaSettings).default_monthly_quota
+        )
+
+    @cached_property
+    def apikeys(self) -> ApiKeyStore:
+        return ApiKeyStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def queue(self) -> TaskQueue:
+        return TaskQueue(aws_client("sqs"), load(QueueSettings).task_queue_url)
 
 
 @lru_cache(maxsize=1)
 def get_backends() -> Backends:
-    return build_backends(get_settings())
+    return Backends()

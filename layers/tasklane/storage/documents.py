@@ -9,7 +9,7 @@ from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
-from tasklane.models.records import StoredResult
+from tasklane.domain.records import StoredResult
 
 RESULT_URL_SECONDS = 3600
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tasklane.models.records import UNIT_ATTRIBUTE, TaskMessage
+from tasklane.domain.records import UNIT_ATTRIBUTE, UnitMessage
 
 _SEND_ATTEMPTS = 4
 
@@ -15,7 +15,7 @@ class QueueSendError(RuntimeError):
     pass
 
 
-def _entry(message: TaskMessage) -> dict[str, Any]:
+def _entry(message: UnitMessage) -> dict[str, Any]:
     unit = message.ref().model_dump_json(exclude_none=True)
     return {
         "MessageBody": message.model_dump_json(),
@@ -28,7 +28,7 @@ class TaskQueue:
         self._sqs = client
         self._url = url
 
-    def send(self, messages: Sequence[TaskMessage]) -> None:
+    def send(self, messages: Sequence[UnitMessage]) -> None:
         """Send every message or raise: a partial send is reported, never silent."""
         for start in range(0, len(messages), 10):
             pending = {str(i): _entry(m) for i, m in enumerate(messages[start : start + 10])}

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tasklane.models.records import (
+from tasklane.domain.records import (
     STATUS_TTL_SECONDS,
     BatchRecord,
     BatchState,
@@ -29,8 +29,8 @@ from tasklane.models.records import (
     LogLine,
     StoredResult,
     TaskOutcome,
-    TaskRecord,
-    TaskState,
+    DocumentTaskRecord,
+    UnitState,
 )
 
 _TXN_ATTEMPTS = 5
@@ -95,7 +95,7 @@ def _chunk_from_item(item: dict[str, Any]) -> ChunkRow:
     outcomes = {k: _outcome_from_json(v) for k, v in json.loads(item.get("outcomes", {}).get("S", "{}")).items()}
     return ChunkRow(
         index=int(item["sk"]["S"].split("#", 1)[1]),
-        state=TaskState(item["state"]["S"]),
+        state=UnitState(item["state"]["S"]),
         task_ids=json.loads(item["taskIds"]["S"]),
         outcomes=outcomes,
         start=item.get("startDateTime", {}).get("S"),
@@ -113,7 +113,7 @@ class TaskStore:
             Item={
                 **unit_key(tenant, None, task_id),
                 "taskId": _s(task_id),
-                "state": _s(TaskState.QUEUED),
+                "state": _s(UnitState.QUEUED),
                 "statusMessage": _s("Queued"),
                 "createdDateTime": _s(created),
                 "expiresAt": _n(expires_at),
@@ -124,18 +124,18 @@ class TaskStore:
     def delete_task(self, tenant: str, task_id: str) -> None:
         self._ddb.delete_item(TableName=self._table, Key=unit_key(tenant, None, task_id))
 
-    def get_task(self, tenant: str, task_id: str, now_epoch: int) -> TaskRecord | None:
+    def get_task(self, tenant: str, task_id: str, now_epoch: int) -> DocumentTaskRecord | None:
         # Consistent: a GET right after the 202 must see the task.
         item = self._ddb.get_item(
             TableName=self._table, Key=unit_key(tenant, None, task_id), ConsistentRead=True
         ).get("Item")
         if item is None or _expired(item, now_epoch):
             return None
-        return TaskRecord(
+        return DocumentTaskRecord(
             tenant=tenant,
             task_id=task_id,
             batch_id=None,
-            state=TaskState(item["state"]["S"]),
+            state=UnitState(item["state"]["S"]),
             status_message=item["statusMessage"]["S"],
             errors=item.get("errors", {}).get("BOOL", False),
             start=item.get("startDateTime", {}).get("S"),
@@ -242,8 +242,8 @@ class TaskStore:
             ConditionExpression=f"{fresh} OR (#state = :running AND leaseUntil < :now)",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
-                **({":queued": _s(TaskState.QUEUED)} if batch_id is None else {}),
-                ":running": _s(TaskState.RUNNING),
+                **({":queued": _s(UnitState.QUEUED)} if batch_id is None else {}),
+                ":running": _s(UnitState.RUNNING),
                 ":started": _s(started),
                 ":run": _s(run_id),
                 ":lease": _n(lease_until),
@@ -259,7 +259,7 @@ class TaskStore:
         """Write the outcomes if this run still owns the unit; a batch's counters move in the same write."""
         return self._complete(
             tenant, batch_id, unit, outcomes, "runId = :run AND #state = :running",
-            {":run": _s(run_id), ":running": _s(TaskState.RUNNING)},
+            {":run": _s(run_id), ":running": _s(UnitState.RUNNING)},
         )
 
     def give_up(self, tenant: str, batch_id: str | None, unit: str | int, outcomes: Sequence[TaskOutcome]) -> bool:
@@ -291,7 +291,7 @@ class TaskStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
-                    ":completed": _s(TaskState.COMPLETED),
+                    ":completed": _s(UnitState.COMPLETED),
                     ":message": _s(outcome.status_message),
                     ":errors": {"BOOL": not outcome.ok},
                     ":start": _s(outcome.start),
@@ -315,7 +315,7 @@ class TaskStore:
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": {
-                        ":completed": _s(TaskState.COMPLETED),
+                        ":completed": _s(UnitState.COMPLETED),
                         ":outcomes": _s(json.dumps({o.task_id: _outcome_to_json(o) for o in outcomes})),
                         ":tasks": _s(json.dumps([o.task_id for o in outcomes])),
                         # Only a chunk no run ever claimed lacks it; it outlives its batch by a day at most.

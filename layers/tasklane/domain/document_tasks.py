@@ -1,4 +1,4 @@
-"""Single tasks: POST /v1/task accepts one, GET /v1/task/{id} reports it."""
+"""Single document tasks: submit one DAP run with its params, report its status."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import uuid
 
 from aws_lambda_powertools import Logger
 
-from tasklane.domain import licensing, status, templates
+from tasklane.domain import licensing, templates
+from tasklane.domain.errors import NotFound, PayloadTooLarge, ServiceUnavailable, problem
 from tasklane.domain.integrations import require_supported
-from tasklane.models.api import ApiUsage, PostTaskRequest, TaskAccepted, TaskBody, TaskData, TaskStatus, Usage
-from tasklane.models.errors import NotFound, PayloadTooLarge, ServiceUnavailable, detail
-from tasklane.models.records import STATUS_TTL_SECONDS, TaskMessage
+from tasklane.domain.records import STATUS_TTL_SECONDS, DocumentTaskRecord, UnitMessage
+from tasklane.domain.submissions import TaskSubmission
+from tasklane.domain.views import AcceptedTask, DocumentTaskView, ResultLink
 from tasklane.storage import Backends
-from tasklane.timeutil import epoch, iso, now
+from tasklane.timeutil import epoch, iso
 
 logger = Logger(child=True)
 
@@ -25,20 +26,19 @@ def new_task_id() -> str:
     return f"t-{uuid.uuid4().hex}"
 
 
-def submit(backends: Backends, tenant: str, body: TaskBody) -> TaskAccepted:
+def submit(backends: Backends, tenant: str, submission: TaskSubmission) -> AcceptedTask:
     """Validate everything, then store the task as Queued and enqueue it, or leave nothing behind."""
-    data, reference = templates.read_request(body, PostTaskRequest, TaskData)
-    params = {**data.params, **body.parts}
-    require_supported(data.integration)
+    params = submission.params
+    require_supported(submission.integration)
     size = len(json.dumps(params, separators=(",", ":")).encode())
     if size > MAX_PARAMS_BYTES:
         raise PayloadTooLarge(
             f"params take {size} bytes; a task takes at most {MAX_PARAMS_BYTES}",
-            [detail("params", f"{size} bytes with the param.<name> parts merged, more than {MAX_PARAMS_BYTES}", "too_large")],
+            [problem("params", f"{size} bytes with the param.<name> parts merged, more than {MAX_PARAMS_BYTES}", "too_large")],
         )
-    template = templates.choose(backends, tenant, reference, body.dap)
+    template = templates.choose(backends, tenant, submission.template)
 
-    moment = now()
+    moment = backends.clock.now()
     reservation = licensing.reserve(backends, tenant, 1, moment)
     task_id = new_task_id()
     stored = False
@@ -46,12 +46,12 @@ def submit(backends: Backends, tenant: str, body: TaskBody) -> TaskAccepted:
         template.commit(backends, tenant)
         backends.tasks.put_queued_task(tenant, task_id, iso(moment), epoch(moment) + STATUS_TTL_SECONDS)
         stored = True
-        backends.queue.send([TaskMessage(tenant=tenant, taskIds=[task_id], templateId=template.id, params=params)])
+        backends.queue.send([UnitMessage(tenant=tenant, taskIds=[task_id], templateId=template.id, params=params)])
     except Exception as error:
         logger.exception("task not accepted, rolling back", extra={"task_id": task_id})
         _roll_back(backends, tenant, task_id if stored else None, reservation)
         raise ServiceUnavailable("The task was not accepted and will not run; retry the request") from error
-    return TaskAccepted(taskID=task_id, usage=Usage(api=ApiUsage(term=reservation.used, termMax=reservation.quota)))
+    return AcceptedTask(task_id=task_id, units_used=reservation.used, quota=reservation.quota)
 
 
 def _roll_back(backends: Backends, tenant: str, task_id: str | None, reservation: licensing.Reservation) -> None:
@@ -65,8 +65,15 @@ def _roll_back(backends: Backends, tenant: str, task_id: str | None, reservation
         logger.exception("rollback incomplete", extra={"task_id": task_id})
 
 
-def get(backends: Backends, tenant: str, task_id: str) -> TaskStatus:
-    record = backends.tasks.get_task(tenant, task_id, epoch(now()))
+def get(backends: Backends, tenant: str, task_id: str) -> DocumentTaskView:
+    record = backends.tasks.get_task(tenant, task_id, epoch(backends.clock.now()))
     if record is None:
         raise NotFound(f"Task {task_id} not found")
-    return status.task_status(record, backends.documents)
+    return view(backends, record)
+
+
+def view(backends: Backends, record: DocumentTaskRecord) -> DocumentTaskView:
+    """The record with a presigned URL per result (signing is local: no AWS call)."""
+    return DocumentTaskView(
+        record=record, results=[ResultLink(id=r.id, url=backends.documents.result_url(r)) for r in record.results]
+    )

@@ -1,8 +1,7 @@
-"""Request and response bodies of the task API, field names as Documill Dynamo spells them."""
+"""Request and response bodies of the document family, field names as Documill Dynamo spells them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -10,15 +9,6 @@ from pydantic_core import PydanticCustomError
 
 MAX_BATCH_TASKS = 1000
 Params = dict[str, Any]
-
-
-@dataclass
-class TaskBody:
-    """A parsed POST body: the JSON data, the embedded DAP if one was posted, the `param.<name>` parts."""
-
-    data: dict[str, Any]
-    dap: bytes | None = None
-    parts: dict[str, Any] = field(default_factory=dict)
 
 
 class Strict(BaseModel):

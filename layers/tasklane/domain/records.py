@@ -1,4 +1,7 @@
-"""What tasklane keeps: task and batch records, queue messages. Storage turns them into items."""
+"""What the document family keeps: document task and batch records, run units and their queue messages.
+
+Storage turns records into items; no wire format appears here.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ STATUS_TTL_SECONDS = 24 * 3600
 TASKS_PER_MESSAGE = 10
 
 
-class TaskState(StrEnum):
+class UnitState(StrEnum):
     QUEUED = "Queued"
     RUNNING = "Running"
     COMPLETED = "Completed"
@@ -42,11 +45,11 @@ class LogLine:
 
 
 @dataclass
-class TaskRecord:
+class DocumentTaskRecord:
     tenant: str
     task_id: str
     batch_id: str | None
-    state: TaskState
+    state: UnitState
     status_message: str
     errors: bool = False
     start: str | None = None
@@ -56,7 +59,17 @@ class TaskRecord:
 
     @property
     def completed(self) -> bool:
-        return self.state is TaskState.COMPLETED
+        return self.state is UnitState.COMPLETED
+
+    @classmethod
+    def queued(cls, tenant: str, task_id: str, batch_id: str | None) -> DocumentTaskRecord:
+        return cls(tenant=tenant, task_id=task_id, batch_id=batch_id, state=UnitState.QUEUED, status_message="Queued")
+
+    @classmethod
+    def running(cls, tenant: str, task_id: str, batch_id: str | None, start: str | None) -> DocumentTaskRecord:
+        return cls(
+            tenant=tenant, task_id=task_id, batch_id=batch_id, state=UnitState.RUNNING, status_message="Running", start=start
+        )
 
 
 @dataclass
@@ -64,7 +77,7 @@ class ChunkRow:
     """One message's share of a batch as the worker recorded it: up to ten tasks run together."""
 
     index: int
-    state: TaskState
+    state: UnitState
     task_ids: list[str]
     outcomes: dict[str, TaskOutcome]
     start: str | None
@@ -95,12 +108,12 @@ class TaskOutcome:
     start: str
     end: str
 
-    def record(self, tenant: str, batch_id: str | None) -> TaskRecord:
-        return TaskRecord(
+    def record(self, tenant: str, batch_id: str | None) -> DocumentTaskRecord:
+        return DocumentTaskRecord(
             tenant=tenant,
             task_id=self.task_id,
             batch_id=batch_id,
-            state=TaskState.COMPLETED,
+            state=UnitState.COMPLETED,
             status_message=self.status_message,
             errors=not self.ok,
             start=self.start,
@@ -113,7 +126,7 @@ class TaskOutcome:
 UNIT_ATTRIBUTE = "unit"
 
 
-class UnitRef(BaseModel):
+class RunUnit(BaseModel):
     """Which run unit a message names: one single task, or one chunk (up to ten task ids) of a batch.
 
     It travels twice: inside the body, and as the SQS message attribute `unit`, flat and small, so
@@ -140,11 +153,11 @@ class UnitRef(BaseModel):
         """The unit within its tenant: the single task's id, or the chunk's index within its batch."""
         return self.taskIds[0] if self.chunk is None else self.chunk
 
-    def ref(self) -> UnitRef:
-        return UnitRef(tenant=self.tenant, batchId=self.batchId, chunk=self.chunk, taskIds=list(self.taskIds))
+    def ref(self) -> RunUnit:
+        return RunUnit(tenant=self.tenant, batchId=self.batchId, chunk=self.chunk, taskIds=list(self.taskIds))
 
     @classmethod
-    def from_attributes(cls, attributes: Mapping[str, Any]) -> UnitRef | None:
+    def from_attributes(cls, attributes: Mapping[str, Any]) -> RunUnit | None:
         """The unit named by a message's attributes, in the Lambda event's casing or the SQS API's."""
         value = attributes.get(UNIT_ATTRIBUTE)
         if not isinstance(value, Mapping):
@@ -153,12 +166,12 @@ class UnitRef(BaseModel):
         if not isinstance(text, str):
             return None
         try:
-            return UnitRef.model_validate_json(text)
+            return RunUnit.model_validate_json(text)
         except ValidationError:
             return None
 
 
-class TaskMessage(UnitRef):
+class UnitMessage(RunUnit):
     """One SQS message: the unit it names, with what running it needs (a single task carries its params)."""
 
     v: int = 1

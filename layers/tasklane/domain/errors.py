@@ -1,0 +1,89 @@
+"""Domain errors: what went wrong, with every problem located, in no family's wire format.
+
+Each error carries the HTTP status its kind means and a stable snake_case code; each API family
+renders them in its own body, in one place (the document family: `tasklane.api.documents.errors`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem of a request: `tasks[3].params`, what is wrong, and a machine-readable type."""
+
+    loc: str
+    message: str
+    type: str = "invalid"
+
+
+def problem(loc: str, message: str, type_: str = "invalid") -> Problem:
+    return Problem(loc=loc, message=message, type=type_)
+
+
+class TasklaneError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems or [])
+
+
+class BadRequest(TasklaneError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(TasklaneError):
+    status = 401
+    code = "unauthorized"
+
+
+class LicenseExceeded(TasklaneError):
+    """402: the tenant's monthly license units would be exceeded; retrying will not help this month."""
+
+    status = 402
+    code = "license_exceeded"
+
+
+class Forbidden(TasklaneError):
+    """403: the credentials are good but lack the scope the route declares."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(TasklaneError):
+    status = 404
+    code = "not_found"
+
+
+class IdempotencyInProgress(TasklaneError):
+    status = 409
+    code = "idempotency_in_progress"
+
+
+class PayloadTooLarge(TasklaneError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(TasklaneError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class IdempotencyKeyReused(TasklaneError):
+    status = 422
+    code = "idempotency_key_reused"
+
+
+class ServiceUnavailable(TasklaneError):
+    """A backend failed part-way; the request was rolled back and may be retried."""
+
+    status = 503
+    code = "service_unavailable"

@@ -1,1 +1,0 @@
-"""Pydantic models: API requests and responses, stored records, errors."""

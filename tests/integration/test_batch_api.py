@@ -363,7 +363,6 @@ def test_batch_status_expires_after_24_hours(aws, handlers, template_id, ctx, mo
     from datetime import timedelta
 
     from tasklane import timeutil
-    from tasklane.domain import batches
 
     body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}]}))
     later = timeutil.now() + timedelta(hours=24, seconds=1)

@@ -245,7 +245,6 @@ def test_failed_result_write_reports_the_message_and_the_retry_finishes_it(aws, 
     from datetime import timedelta
 
     from tasklane import timeutil
-    from tasklane.domain import execution
 
     task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
     [message] = queued_messages(aws)

@@ -216,7 +216,7 @@ def test_message_that_outruns_the_commit_is_retried_soon(aws, template_id, monke
 
     batch = BatchRecord("acme", "b" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/x.json", ["t1"], "2026-11-23T13:20:38.000Z")
     aws.clock = FixedClock(__import__("datetime").datetime(2026, 11, 23, 13, 20, 39, tzinfo=__import__("datetime").UTC))
-    aws.tasks.put_batch(batch, 2_000_000_000)
+    aws.batches.put_batch(batch, 2_000_000_000)
     retried = []
     monkeypatch.setattr(aws.queue, "retry_soon", lambda handle, seconds: retried.append((handle, seconds)))
     with pytest.raises(execution.BatchNotYetAccepted):
@@ -266,10 +266,10 @@ def test_rejected_batch_messages_run_nothing(aws, handlers, template_id, ctx):
     from tasklane.domain.records import BatchRecord, BatchState
 
     batch = BatchRecord("acme", "c" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/c.json", ["t1"], "2026-11-23T13:20:38.000Z")
-    aws.tasks.put_batch(batch, 2_000_000_000)
-    aws.tasks.set_batch_state("acme", batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED)
+    aws.batches.put_batch(batch, 2_000_000_000)
+    aws.batches.set_batch_state("acme", batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED)
     assert execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000) == []
-    assert aws.tasks.get_chunk("acme", batch.batch_id, 0) is None
+    assert aws.batches.get_chunk("acme", batch.batch_id, 0) is None
 
 
 def test_abandoned_accepting_batch_is_dropped_after_the_horizon(aws, template_id, monkeypatch):
@@ -280,10 +280,10 @@ def test_abandoned_accepting_batch_is_dropped_after_the_horizon(aws, template_id
     from tasklane.domain.records import BatchRecord, BatchState
 
     batch = BatchRecord("acme", "d" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/d.json", ["t1"], "2026-11-23T13:20:38.000Z")
-    aws.tasks.put_batch(batch, 2_000_000_000)
+    aws.batches.put_batch(batch, 2_000_000_000)
     aws.clock = FixedClock(datetime(2026, 11, 23, 13, 22, 0, tzinfo=UTC))
     assert execution.Worker(aws).handle(_messages(batch)[0], "rh", 60_000) == []
-    assert aws.tasks.get_chunk("acme", batch.batch_id, 0) is None
+    assert aws.batches.get_chunk("acme", batch.batch_id, 0) is None
 
 
 def test_dead_lettered_chunk_ends_failed_and_completes_the_batch(aws, handlers, template_id, ctx):
@@ -295,7 +295,7 @@ def test_dead_lettered_chunk_ends_failed_and_completes_the_batch(aws, handlers, 
     worker.handle(first, "rh", 60_000)
     assert worker.give_up(first) == []  # finished after all: left as it is
     assert len(worker.give_up(second)) == 2
-    given_up = aws.tasks._ddb.get_item(TableName=aws.tasks._table, Key={"pk": {"S": f"TENANT#acme#BATCH#{body['id']}"}, "sk": {"S": "CHUNK#0001"}})["Item"]
+    given_up = aws.batches._ddb.get_item(TableName=aws.batches._table, Key={"pk": {"S": f"TENANT#acme#BATCH#{body['id']}"}, "sk": {"S": "CHUNK#0001"}})["Item"]
     assert "expiresAt" in given_up  # a chunk no run claimed still expires
     status = body_of(batch_status(handlers, ctx, body["id"]))
     assert status["completed"] is True and status["errors"] is True
@@ -312,7 +312,7 @@ def test_early_message_retries_soon_then_when_the_accept_is_decided(aws, templat
     from tasklane.domain.records import BatchRecord, BatchState
 
     batch = BatchRecord("acme", "e" * 32, BatchState.ACCEPTING, template_id, "inputs/acme/e.json", ["t1"], "2026-11-23T13:20:38.000Z")
-    aws.tasks.put_batch(batch, 2_000_000_000)
+    aws.batches.put_batch(batch, 2_000_000_000)
     aws.clock = FixedClock(datetime(2026, 11, 23, 13, 20, 40, tzinfo=UTC))
     delays = []
     monkeypatch.setattr(aws.queue, "retry_soon", lambda handle, seconds: delays.append(seconds))
@@ -383,3 +383,45 @@ def test_idempotency_key_makes_a_batch_retry_safe(aws, handlers, template_id, ct
     assert body_of(first) == body_of(again)
     assert len(queued_messages(aws)) == 1
     assert body_of(handlers["get_license"](http_event("get_license"), ctx))["used"] == 3
+
+
+def test_the_batch_completion_is_recorded_once_by_the_last_chunk(aws, handlers, template_id, ctx):
+    """Both chunks were claimed when 20 tasks remained; the second to finish is refused as 'not last'
+    (10 remain by then), which is how it learns it is last. moto in-process is not isolated, so the
+    interleaving is played in order here; DynamoDB serializes the two transactions the same way."""
+    from tasklane.domain.records import RunUnit, TaskOutcome
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(20)]}))
+    tasks = body["tasks"]
+    units = [RunUnit(tenant="acme", batchId=body["id"], chunk=i, taskIds=tasks[i * 10 : i * 10 + 10]) for i in (0, 1)]
+    for index, unit in enumerate(units):
+        assert aws.batches.claim(unit, f"run{index}", "2026-12-01T00:00:00.000Z", 0, 2_000_000_000, 2_000_000_000)
+
+    def finish(index: int) -> None:
+        outcomes = [TaskOutcome(t, True, "Ready", [], [], "s", "e") for t in units[index].taskIds]
+        assert aws.batches.finish(units[index], outcomes, f"run{index}", f"2026-12-01T00:00:0{index}.000Z")
+
+    finish(0)
+    assert aws.batches.get_batch("acme", body["id"], 0).completed_at is None
+    finish(1)
+    batch = aws.batches.get_batch("acme", body["id"], 0)
+    assert batch.succeeded == 20 and batch.failed == 0
+    assert batch.completed_at == "2026-12-01T00:00:01.000Z"
+    status = body_of(batch_status(handlers, ctx, body["id"]))
+    assert status["completed"] is True and status["completedDateTime"] == batch.completed_at
+
+    # A redelivery of either chunk is refused by the chunk's own condition: nothing moves again.
+    late = [TaskOutcome(t, False, "late", [], [], "s", "e") for t in units[1].taskIds]
+    assert aws.batches.give_up(units[1], late, "2026-12-02T00:00:00.000Z") is False
+    assert aws.batches.get_batch("acme", body["id"], 0).completed_at == batch.completed_at
+
+
+def test_a_batch_not_yet_finished_records_no_completion(aws, handlers, template_id, ctx):
+    from tasklane.domain.records import RunUnit, TaskOutcome
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(11)]}))
+    unit = RunUnit(tenant="acme", batchId=body["id"], chunk=0, taskIds=body["tasks"][:10])
+    assert aws.batches.claim(unit, "r", "s", 0, 2_000_000_000, 2_000_000_000)
+    assert aws.batches.finish(unit, [TaskOutcome(t, True, "Ready", [], [], "s", "e") for t in unit.taskIds], "r", "x")
+    batch = aws.batches.get_batch("acme", body["id"], 0)
+    assert batch.completed_at is None and batch.succeeded == 10

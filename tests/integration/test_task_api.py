@@ -334,8 +334,10 @@ def test_idempotency_key_replays_the_first_answer(aws, handlers, template_id, ct
 
 
 def test_idempotency_ignores_the_multipart_boundary(aws, handlers, ctx):
+    dap = simple_dap()  # once: a zip holds its entries' times, so a second one may differ
+
     def post_multipart(boundary: str) -> dict[str, Any]:
-        body, ctype = multipart([dap_part(simple_dap()), json_part("data", {"params": {"id": "1"}})], boundary=boundary)
+        body, ctype = multipart([dap_part(dap), json_part("data", {"params": {"id": "1"}})], boundary=boundary)
         ev = http_event("post_task", body=body, content_type=ctype)
         ev["headers"]["idempotency-key"] = "upload-1"
         return handlers["post_task"](ev, ctx)

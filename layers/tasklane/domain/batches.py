@@ -115,10 +115,10 @@ def submit(backends: Backends, tenant: str, submission: BatchSubmission) -> Acce
     try:
         template.commit(backends, tenant)
         backends.documents.put_input(batch.input_key, _input_document(batch, params))
-        backends.tasks.put_batch(batch, epoch(moment) + STATUS_TTL_SECONDS)
+        backends.batches.put_batch(batch, epoch(moment) + STATUS_TTL_SECONDS)
         written = True
         backends.queue.send(_messages(batch))
-        backends.tasks.set_batch_state(tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.ACCEPTED)
+        backends.batches.set_batch_state(tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.ACCEPTED)
     except Exception as error:
         if written and not _reject(backends, batch):
             # Rejecting found the batch Accepted: the commit landed, only its answer was lost.
@@ -154,7 +154,7 @@ def _messages(batch: BatchRecord) -> list[UnitMessage]:
 def _reject(backends: Backends, batch: BatchRecord) -> bool:
     """Accepting -> Rejected; False only when the batch turns out to be Accepted after all."""
     try:
-        return backends.tasks.try_set_batch_state(
+        return backends.batches.try_set_batch_state(
             batch.tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.REJECTED
         )
     except Exception:
@@ -173,7 +173,7 @@ def _release(backends: Backends, batch: BatchRecord, reservation: licensing.Rese
 
 
 def _accepted(backends: Backends, tenant: str, batch_id: str) -> BatchRecord:
-    batch = backends.tasks.get_batch(tenant, batch_id, epoch(backends.clock.now()))
+    batch = backends.batches.get_batch(tenant, batch_id, epoch(backends.clock.now()))
     if batch is None or batch.state is not BatchState.ACCEPTED:
         raise NotFound(f"Batch {batch_id} not found")
     return batch
@@ -181,12 +181,12 @@ def _accepted(backends: Backends, tenant: str, batch_id: str) -> BatchRecord:
 
 def get(backends: Backends, tenant: str, batch_id: str) -> BatchView:
     batch = _accepted(backends, tenant, batch_id)
-    chunks = backends.tasks.chunks(tenant, batch_id)
+    chunks = backends.batches.chunks(tenant, batch_id)
     outcomes = {task_id: o for chunk in chunks for task_id, o in chunk.outcomes.items()}
     running = sum(len(c.task_ids) for c in chunks if c.state is UnitState.RUNNING)
     total = len(batch.task_ids)
     finished = batch.succeeded + batch.failed
-    if finished >= total:
+    if batch.completed_at is not None:
         phase = BatchPhase.COMPLETED
     elif chunks:
         phase = BatchPhase.STARTED
@@ -195,7 +195,7 @@ def get(backends: Backends, tenant: str, batch_id: str) -> BatchView:
     return BatchView(
         posted=batch.posted,
         phase=phase,
-        completed_at=max((o.end for o in outcomes.values()), default=None) if phase is BatchPhase.COMPLETED else None,
+        completed_at=batch.completed_at,
         tasks=[
             BatchTaskState(id=task_id, completed=task_id in outcomes, errors=task_id in outcomes and not outcomes[task_id].ok)
             for task_id in batch.task_ids
@@ -211,7 +211,7 @@ def get_task(backends: Backends, tenant: str, batch_id: str, task_id: str) -> Do
     batch = _accepted(backends, tenant, batch_id)
     if task_id not in batch.task_ids:
         raise NotFound(f"Task {task_id} not found in batch {batch_id}")
-    chunk = backends.tasks.get_chunk(tenant, batch_id, batch.task_ids.index(task_id) // TASKS_PER_MESSAGE)
+    chunk = backends.batches.get_chunk(tenant, batch_id, batch.task_ids.index(task_id) // TASKS_PER_MESSAGE)
     if chunk is None:
         record = DocumentTaskRecord.queued(tenant, task_id, batch_id)
     elif task_id in chunk.outcomes:

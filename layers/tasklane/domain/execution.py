@@ -88,12 +88,9 @@ class Worker:
             raise OutOfTime(f"{remaining_ms} ms left")
         deadline = time.monotonic() + (remaining_ms - SAFETY_MS) / 1000
         run_id = uuid.uuid4().hex
-        tasks = self._backends.tasks
-        claimed = tasks.claim(
-            message.tenant,
-            message.batchId,
-            unit,
-            message.taskIds,
+        store = self._backends.units(message)
+        claimed = store.claim(
+            message,
             run_id,
             iso(moment),
             epoch(moment),
@@ -110,7 +107,7 @@ class Worker:
                 # The unit stays Running under its lease, which outlasts this invocation: a later delivery reruns it.
                 raise OutOfTime(f"unit {unit} not finished in this invocation")
             outcomes.append(self._run(message, dap, task_id, params_of.get(task_id, {}), left))
-        if not tasks.finish(message.tenant, message.batchId, unit, outcomes, run_id):
+        if not store.finish(message, outcomes, run_id, iso(self._backends.clock.now())):
             logger.warning("lease lost: another run finishes this unit", extra={"unit": unit})
             return []
         return outcomes
@@ -123,7 +120,7 @@ class Worker:
         if key in self._batches:
             self._batches.move_to_end(key)
             return self._batches[key]
-        batch = self._backends.tasks.get_batch(message.tenant, message.batchId, epoch(moment))
+        batch = self._backends.batches.get_batch(message.tenant, message.batchId, epoch(moment))
         if batch is None or batch.state is BatchState.REJECTED:
             logger.info("batch not accepted: message dropped", extra={"batch_id": message.batchId})
             return None
@@ -154,7 +151,7 @@ class Worker:
         with `reason` instead of waiting forever; a unit that did finish after all is left alone."""
         start = iso(self._backends.clock.now())
         outcomes = [_failed(task_id, reason, start) for task_id in unit.taskIds]
-        if self._backends.tasks.give_up(unit.tenant, unit.batchId, unit.key, outcomes):
+        if self._backends.units(unit).give_up(unit, outcomes, start):
             return outcomes
         return []
 

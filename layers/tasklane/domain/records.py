@@ -94,6 +94,8 @@ class BatchRecord:
     posted: str
     succeeded: int = 0
     failed: int = 0
+    # Written once, by the worker that finishes the batch's last task.
+    completed_at: str | None = None
 
 
 @dataclass(frozen=True)

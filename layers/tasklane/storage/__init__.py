@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from functools import cached_property, lru_cache
 
+from tasklane.domain.records import RunUnit
 from tasklane.config import BucketSettings, QueueSettings, QuotaSettings, TableSettings, load
 from tasklane.storage.apikeys import ApiKeyStore
 from tasklane.storage.clients import aws_client
 from tasklane.storage.documents import DocumentBucket
 from tasklane.storage.licenses import LicenseStore
 from tasklane.storage.queue import TaskQueue
-from tasklane.storage.tasks import TaskStore
+from tasklane.storage.batches import BatchStore
+from tasklane.storage.document_tasks import DocumentTaskStore
+from tasklane.storage.units import UnitStore
 from tasklane.timeutil import SYSTEM_CLOCK, Clock
 
 
@@ -28,8 +31,16 @@ class Backends:
         return DocumentBucket(aws_client("s3"), load(BucketSettings).bucket_name)
 
     @cached_property
-    def tasks(self) -> TaskStore:
-        return TaskStore(aws_client("dynamodb"), load(TableSettings).table_name)
+    def tasks(self) -> DocumentTaskStore:
+        return DocumentTaskStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def batches(self) -> BatchStore:
+        return BatchStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    def units(self, unit: RunUnit) -> UnitStore:
+        """The store that keeps this kind of run unit: the one place the two kinds part."""
+        return self.tasks if unit.batchId is None else self.batches
 
     @cached_property
     def licenses(self) -> LicenseStore:

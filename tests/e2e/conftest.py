@@ -30,3 +30,10 @@ def token(state_dir: Path):
         return issue_token(tenant, scopes, state_dir)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.e2e.test_fuzz import TALLY
+
+    if TALLY.sent:
+        terminalreporter.write_line(f"fuzz: {TALLY.summary()}")

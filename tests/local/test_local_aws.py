@@ -143,3 +143,31 @@ def test_dynamodb_requests_take_turns_while_other_services_do_not():
     assert entered["update"].wait(10)
     for thread in threads:
         thread.join(10)
+
+
+def tracked_instances() -> int:
+    from moto.core.model_instances import model_data
+
+    return sum(len(model.instances_tracked) for models in model_data.values() for model in models.values())
+
+
+def test_moto_keeps_no_copy_of_what_requests_read(aws):
+    # moto tracks every model object it creates, copies included, until a reset: a Query's
+    # copies of the items it read, a receive's copies of the messages, each S3 key.
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    table, queue = aws.resources.tables["ItemsTable"], aws.resources.queues["JobsQueue"].url
+    for sk in range(20):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": f"{sk:02d}"}})
+
+    for _ in range(30):
+        assert dynamodb.query(
+            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+        )["Count"] == 20
+        sqs.send_message(QueueUrl=queue, MessageBody="x")
+        sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, VisibilityTimeout=0)
+
+    # 600 item copies and 30 message copies without the bound; what the stack holds stays put.
+    assert tracked_instances() < 50
+    assert dynamodb.query(
+        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+    )["Count"] == 20

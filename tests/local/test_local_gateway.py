@@ -83,7 +83,8 @@ def test_unknown_route_is_404_not_found(gateway, method, path):
     response = gateway.handle(method, path, ALLOW)
 
     assert response.status == 404
-    assert response.json() == {"message": "Not Found"}
+    # AWS: {"message":"Not Found"}; locally the README's code and errors too
+    assert response.json() == {"message": "Not Found", "code": "not_found", "errors": []}
     assert response.headers["content-type"] == "application/json"
     assert echo_calls() == []
 
@@ -213,18 +214,18 @@ def test_authorizer_event_is_a_payload_2_request_event():
 
 
 @pytest.mark.parametrize(
-    "headers, status, message",
+    "headers, status, message, code",
     [
-        ({}, 401, "missing credentials"),
-        ({"x-allow": "no"}, 401, "missing credentials"),
-        ({"x-allow": "forbid"}, 403, "scope tasks:write required"),
+        ({}, 401, "missing credentials", "unauthorized"),
+        ({"x-allow": "no"}, 401, "missing credentials", "unauthorized"),
+        ({"x-allow": "forbid"}, 403, "scope tasks:write required", "forbidden"),
     ],
 )
-def test_denied_requests_never_reach_the_handler(gateway, headers, status, message):
+def test_denied_requests_never_reach_the_handler(gateway, headers, status, message, code):
     response = gateway.handle("POST", "/items", headers, b"{}")
 
     assert response.status == status
-    assert response.json() == {"message": message, "errors": []}
+    assert response.json() == {"message": message, "code": code, "errors": []}
     assert response.headers["content-type"] == "application/json"
     assert echo_calls() == []
 
@@ -234,7 +235,7 @@ def test_broken_authorizer_is_a_500(gateway, verdict):
     response = gateway.handle("GET", "/items/1", {"x-allow": verdict})
 
     assert response.status == 500
-    assert response.json() == {"message": "Internal Server Error"}
+    assert response.json() == {"message": "Internal Server Error", "code": "internal_error", "errors": []}
     assert echo_calls() == []
 
 
@@ -249,7 +250,7 @@ def test_handler_exception_is_a_logged_500(gateway, caplog):
         response = gateway.handle("GET", "/boom", ALLOW)
 
     assert response.status == 500
-    assert response.json() == {"message": "Internal Server Error"}
+    assert response.json() == {"message": "Internal Server Error", "code": "internal_error", "errors": []}
     assert "BoomFunction failed" in caplog.text
     assert "RuntimeError: handler broke" in caplog.text  # the traceback
 

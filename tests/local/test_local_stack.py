@@ -63,9 +63,9 @@ def test_denials_and_unknown_routes_over_http(stack):
 
     assert (denied.status_code, denied.json()) == (
         401,
-        {"message": "missing credentials", "errors": []},
+        {"message": "missing credentials", "code": "unauthorized", "errors": []},
     )
-    assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
+    assert (missing.status_code, missing.json()) == (404, {"message": "Not Found", "code": "not_found", "errors": []})
 
 
 def test_oversized_body_is_413(stack):
@@ -78,7 +78,11 @@ def test_oversized_body_is_413(stack):
     response = connection.getresponse()
 
     assert response.status == 413
-    assert json.loads(response.read()) == {"message": "Request Entity Too Large"}
+    assert json.loads(response.read()) == {
+        "message": "Request Entity Too Large",
+        "code": "payload_too_large",
+        "errors": [],
+    }
     connection.close()
 
 

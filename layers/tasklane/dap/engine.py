@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
+import ctypes
 import mimetypes
 import re
-import signal
 import threading
 import unicodedata
-from collections import OrderedDict
-from collections.abc import Callable, Container, Iterator, Mapping
-from contextlib import contextmanager
+from collections import OrderedDict, deque
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import TracebackType
@@ -19,10 +18,16 @@ from typing import Any
 from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
 from markupsafe import Markup
 
+from .budget import Budget, budget_scope, current
 from .manifest import ComposeSpec, ComposeStep, ParamSpec, StoreSpec, StoreStep, param_type_matches
 from .package import Dap, DapEnvironment, MiB, create_environment
 
 MAX_FILENAME_CHARS = 200
+# Status messages and log entries end up in API responses and DynamoDB items.
+MAX_MESSAGE_CHARS = 1000
+MAX_LOG_ENTRIES = 100
+# Compiled packages the engine keeps between runs (template files plus compiled code).
+MAX_CACHED_BYTES = 64 * MiB
 # Portable basename: path separators plus characters Windows and Content-Disposition choke on.
 _UNSAFE_FILENAME_CHARS = re.compile(r'[/\\<>:"|?*]')
 _TEXT_LIKE_TYPES = frozenset(
@@ -80,10 +85,51 @@ class RunResult:
     documents: list[StoredDocument]
 
 
+def one_line(message: str) -> str:
+    """The message on one line, cut to MAX_MESSAGE_CHARS with a note saying how long it was."""
+    # Only a prefix is normalised: the message may hold a 10 MiB template value.
+    text = " ".join(message[: 4 * MAX_MESSAGE_CHARS].split())
+    if len(message) <= 4 * MAX_MESSAGE_CHARS and len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    note = f"… (truncated, {len(message)} characters)"
+    return text[: MAX_MESSAGE_CHARS - len(note)] + note
+
+
 class _RunFailure(Exception):
     def __init__(self, *messages: str) -> None:
         super().__init__(*messages)
-        self.messages = [" ".join(m.split()) for m in messages]
+        self.messages = [one_line(m) for m in messages]
+
+    @property
+    def status(self) -> str:
+        shown = []
+        for message in self.messages:
+            shown.append(message)
+            if sum(map(len, shown)) > MAX_MESSAGE_CHARS:
+                break
+        return one_line("; ".join(shown))
+
+
+class _LogBook:
+    """The first and last entries of a run, at most MAX_LOG_ENTRIES, so the failure stays last."""
+
+    def __init__(self) -> None:
+        self._head: list[LogEntry] = []
+        self._tail: deque[LogEntry] = deque(maxlen=MAX_LOG_ENTRIES // 2 - 1)
+        self._dropped = 0
+
+    def add(self, level: str, message: str) -> None:
+        entry = LogEntry(level, one_line(message))
+        if len(self._head) < MAX_LOG_ENTRIES // 2:
+            self._head.append(entry)
+            return
+        if len(self._tail) == self._tail.maxlen:
+            self._dropped += 1
+        self._tail.append(entry)
+
+    def entries(self) -> list[LogEntry]:
+        gap = [LogEntry("INFO", f"… {self._dropped} log entries left out")] if self._dropped else []
+        return [*self._head, *gap, *self._tail]
 
 
 @dataclass
@@ -93,6 +139,14 @@ class _Compiled:
     env: DapEnvironment
     files: Mapping[str, bytes]
     filename_templates: dict[str, Template] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.files_bytes = sum(map(len, self.files.values()))
+
+    @property
+    def size(self) -> int:
+        """Bytes held: the package's files plus what compiling kept (code, imported modules)."""
+        return self.files_bytes + self.env.retained_bytes
 
     def filename_template(self, source: str) -> Template:
         template = self.filename_templates.get(source)
@@ -107,11 +161,11 @@ class _RunState:
     variables: dict[str, Any]
     output_templates: dict[str, str] = field(default_factory=dict)
     documents: list[StoredDocument] = field(default_factory=list)
-    logs: list[LogEntry] = field(default_factory=list)
+    logs: _LogBook = field(default_factory=_LogBook)
     output_bytes: int = 0
 
     def info(self, message: str) -> None:
-        self.logs.append(LogEntry("INFO", message))
+        self.logs.add("INFO", message)
 
 
 StepHandler = Callable[["Engine", _RunState, int, Any], None]
@@ -127,36 +181,66 @@ def _handles(kind: str) -> Callable[[StepHandler], StepHandler]:
 
 
 class _TimeUp(BaseException):
-    """Raised by the alarm; a BaseException so that no `except Exception` inside a render swallows it."""
+    """A BaseException, so that no `except Exception` inside a render swallows it."""
 
 
-@contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    # Lambda runs the handler on the main thread, where SIGALRM interrupts even a loop that calls
-    # nothing. Off the main thread (the local stack's worker) Python offers no interruption: no limit.
-    if seconds is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+# Looked up at each call, so tests can watch it.
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 
-    def expire(signum: int, frame: Any) -> None:
-        raise _TimeUp
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+class _time_limit:
+    """Raises _TimeUp in the entering thread once `seconds` pass inside the block; None: no limit.
+
+    One mechanism for every thread (SIGALRM only reaches the main one, and the local worker renders
+    on others): a timer thread injects the exception with PyThreadState_SetAsyncExc. Python delivers
+    it between bytecodes, so a C call finishes first; the sandbox's size caps keep those short.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._armed = True
+        self._fired = False
+
+    def __enter__(self) -> _time_limit:
+        if self._seconds is not None:
+            self._thread_id = threading.get_ident()
+            self._timer = threading.Timer(max(self._seconds, 0.0), self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._armed:
+                self._fired = True
+                _set_async_exc(ctypes.c_ulong(self._thread_id), ctypes.py_object(_TimeUp))
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is None:
+            return
+        self._timer.cancel()
+        with self._lock:
+            self._armed = False
+            if self._fired:
+                # It fired as the block ended and may not be delivered yet: it must not go off
+                # later, outside the block. (Clearing an exception already raised does nothing.)
+                _set_async_exc(ctypes.c_ulong(self._thread_id), None)
 
 
 class Engine:
     def __init__(
-        self, max_output_bytes: int = 10 * MiB, cache_size: int = 32, time_limit_seconds: float | None = 10.0
+        self,
+        max_output_bytes: int = 10 * MiB,
+        cache_size: int = 32,
+        time_limit_seconds: float | None = 10.0,
+        cache_bytes: int = MAX_CACHED_BYTES,
     ) -> None:
         self.time_limit_seconds = time_limit_seconds
         self.max_output_bytes = max_output_bytes
         self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, _Compiled] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -164,48 +248,69 @@ class Engine:
         self, dap: Dap, params: Mapping[str, Any], context: RunContext, time_left: float | None = None
     ) -> RunResult:
         """Run the steps; `time_left` (seconds) lowers the time limit for this run only."""
-        state: _RunState | None = None
+        logs = _LogBook()
         limit = self.time_limit_seconds
         if time_left is not None:
             limit = time_left if limit is None else min(limit, time_left)
         try:
-            resolved = _resolve_params(dap.manifest.params, params)
-            state = _RunState(
-                compiled=self._compiled(dap),
-                variables={
-                    "param": resolved,
-                    "task": {"id": context.task_id, "batchId": context.batch_id},
-                    "dynamoAPI": {"taskID": context.task_id, "batchID": context.batch_id},
-                },
-            )
-            with _time_limit(limit):
-                for index, step in enumerate(dap.manifest.steps):
-                    _STEP_HANDLERS[step.kind](self, state, index, step.spec)
+            with budget_scope(Budget()):
+                resolved = _resolve_params(dap.manifest.params, params)
+                state = _RunState(
+                    compiled=self._compiled(dap),
+                    variables={
+                        "param": resolved,
+                        "task": {"id": context.task_id, "batchId": context.batch_id},
+                        "dynamoAPI": {"taskID": context.task_id, "batchID": context.batch_id},
+                    },
+                    logs=logs,
+                )
+                try:
+                    with _time_limit(limit):
+                        for index, step in enumerate(dap.manifest.steps):
+                            _STEP_HANDLERS[step.kind](self, state, index, step.spec)
+                finally:
+                    self._settle()
         except _TimeUp:
-            message = f"The template took longer than {limit:g} s to run"
-            logs = [*(state.logs if state else []), LogEntry("SEVERE", message)]
-            return RunResult(ok=False, status_message=message, logs=logs, documents=[])
+            assert limit is not None
+            message = f"The template took longer than {max(limit, 0):g} s to run"
+            logs.add("SEVERE", message)
+            return RunResult(ok=False, status_message=message, logs=logs.entries(), documents=[])
         except _RunFailure as failure:
-            logs = [*(state.logs if state else []), *(LogEntry("SEVERE", m) for m in failure.messages)]
-            return RunResult(ok=False, status_message="; ".join(failure.messages), logs=logs, documents=[])
-        return RunResult(ok=True, status_message="Ready", logs=state.logs, documents=state.documents)
+            for message in failure.messages:
+                logs.add("SEVERE", message)
+            return RunResult(ok=False, status_message=failure.status, logs=logs.entries(), documents=[])
+        return RunResult(ok=True, status_message="Ready", logs=logs.entries(), documents=state.documents)
+
+    @property
+    def cached_bytes(self) -> int:
+        return sum(compiled.size for compiled in self._cache.values())
 
     def _compiled(self, dap: Dap) -> _Compiled:
         with self._lock:
             compiled = self._cache.get(dap.sha256)
             if compiled is None:
                 compiled = self._cache[dap.sha256] = _Compiled(create_environment(dap.files), dap.files)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+                self._evict()
             else:
                 self._cache.move_to_end(dap.sha256)
             return compiled
+
+    def _settle(self) -> None:
+        """Runs compile templates, so cached entries grow after they were added: re-check the budget."""
+        with self._lock:
+            self._evict()
+
+    def _evict(self) -> None:
+        # Oldest first; an entry bigger than the whole budget ends up not cached at all.
+        while self._cache and (len(self._cache) > self.cache_size or self.cached_bytes > self.cache_bytes):
+            self._cache.popitem(last=False)
 
     def _render(
         self, compiled: _Compiled, load: Callable[[], Template], variables: Mapping[str, Any], label: str
     ) -> str:
         chunks: list[str] = []
         size = 0
+        budget = current()
         try:
             # Streamed so a runaway loop is stopped at the limit instead of filling memory first.
             for chunk in load().generate(variables):
@@ -213,11 +318,15 @@ class Engine:
                 if size > self.max_output_bytes:
                     raise _RunFailure(f"{label} output exceeds the limit of {self.max_output_bytes} bytes")
                 chunks.append(chunk)
+            text = "".join(chunks)
+            budget.string(len(text), not text.isascii())  # the output stays in the run's variables
         except _RunFailure:
             raise
         except Exception as exc:
             raise _RunFailure(_describe(exc, label, compiled.files)) from exc
-        return "".join(chunks)
+        if budget.exceeded is not None:  # raised, and swallowed by some library code
+            raise _RunFailure(f"{label}: {budget.exceeded}")
+        return text
 
 
 @_handles(ComposeStep.kind)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import operator
 import re
 import stat
+import struct
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,23 +23,26 @@ from jinja2 import (
     nodes,
     select_autoescape,
 )
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import ValidationError
 
+from .budget import MiB
 from .manifest import STEP_KINDS, Manifest, StoreStep
+from .sandbox import DapEnvironment
 
 MANIFEST_NAME = "dap.yaml"
-MiB = 1024 * 1024
+# Deeper documents are refused while composing, before the composer's recursion could overflow.
+MAX_MANIFEST_DEPTH = 64
+MAX_PROBLEM_CHARS = 300
 AUTOESCAPE_EXTENSIONS = ("html", "htm", "xml", "xhtml")
 # Only methods whose decompressor honours max_length: bzip2/lzma inflate a whole
 # chunk at once, which would sidestep the per-entry read cap.
 _ALLOWED_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Guards against CPU/memory blow-ups that the stock sandbox lets through ('x' * 10**9, 9**9**9).
-_MAX_SEQUENCE_PRODUCT = 1_000_000
-_MAX_POWER_BITS = 100_000
+# End of central directory, and the zip64 locator and record (APPNOTE.TXT 4.3.14-16).
+_EOCD = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
 
 
 @dataclass(frozen=True)
@@ -93,24 +96,6 @@ class DapLoader(BaseLoader):
         return sorted(self._files)
 
 
-class DapEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
-        if operator_ == "**":
-            if isinstance(left, int) and isinstance(right, int) and left.bit_length() * right > _MAX_POWER_BITS:
-                raise SecurityError("power result would be too large")
-            return operator.pow(left, right)
-        for seq, count in ((left, right), (right, left)):
-            if (
-                isinstance(seq, (str, list, tuple))
-                and isinstance(count, int)
-                and len(seq) * count > _MAX_SEQUENCE_PRODUCT
-            ):
-                raise SecurityError("repeated sequence would be too large")
-        return operator.mul(left, right)
-
-
 def create_environment(files: Mapping[str, bytes]) -> DapEnvironment:
     """The one Jinja configuration used both to check a package and to run it."""
     return DapEnvironment(
@@ -135,6 +120,9 @@ def load_dap(data: bytes, limits: DapLimits = DapLimits()) -> Dap:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError):
         raise DapError("Invalid DAP package", ["package is not a valid zip archive"]) from None
     with archive:
+        layout = _layout_problem(data, archive)
+        if layout is not None:
+            raise DapError("Invalid DAP package", [layout])
         errors, files, rejected = _read_entries(archive, limits)
 
     manifest = _parse_manifest(files, rejected, errors)
@@ -148,6 +136,28 @@ def load_dap(data: bytes, limits: DapLimits = DapLimits()) -> Dap:
         manifest=manifest,
         files=MappingProxyType(files),
     )
+
+
+def _layout_problem(data: bytes, archive: zipfile.ZipFile) -> str | None:
+    """Refuse bytes around the archive: zipfile reads past them (as CPython's _RealGetContents
+    does, shifting every offset by the `concat` it finds), but other readers may not, or may see
+    a different archive, e.g. one hidden in a polyglot file."""
+    eocd_at = len(data) - _EOCD.size - len(archive.comment)
+    if eocd_at < 0 or data[eocd_at : eocd_at + 4] != b"PK\x05\x06":
+        return "package has data after the end of the zip archive"
+    cd_size, cd_offset = _EOCD.unpack_from(data, eocd_at)[5:7]
+    cd_end = eocd_at
+    locator_at = eocd_at - _ZIP64_LOCATOR.size
+    if locator_at >= 0 and data[locator_at : locator_at + 4] == b"PK\x06\x07":
+        cd_end = locator_at - _ZIP64_EOCD.size
+        if cd_end < 0 or data[cd_end : cd_end + 4] != b"PK\x06\x06":
+            return "package has a corrupt zip64 end of central directory"
+        cd_size, cd_offset = _ZIP64_EOCD.unpack_from(data, cd_end)[8:10]
+    # The central directory must sit where the end record says, and the first entry at offset 0.
+    first_entry = min((info.header_offset for info in archive.infolist()), default=0)
+    if cd_offset + cd_size != cd_end or first_entry != 0:
+        return "package has data before the zip archive or between its entries and its directory"
+    return None
 
 
 def _entry_name_problem(info: zipfile.ZipInfo) -> str | None:
@@ -242,13 +252,57 @@ def _read_entry(
 
 
 class _ManifestLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """yaml.safe_load semantics, minus aliases: they allow exponential 'billion laughs' documents."""
+    """yaml.safe_load semantics, minus aliases (they allow exponential 'billion laughs' documents),
+    nesting deeper than MAX_MANIFEST_DEPTH (the composer recurses) and duplicate keys (YAML says
+    keys are unique; PyYAML silently keeps the last)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", event.start_mark)
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_MANIFEST_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_MANIFEST_DEPTH} levels deep", self.peek_event().start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # A value PyYAML cannot build (an int of 5,000 digits, a date like 2024-13-45) raises
+        # ValueError and friends, not YAMLError: report it as a YAML problem at its line.
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {_clip(str(exc))}", node.start_mark
+            ) from None
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {_clip(repr(key))}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_PROBLEM_CHARS else text[:MAX_PROBLEM_CHARS] + "…"
 
 
 def _parse_manifest(files: Mapping[str, bytes], rejected: set[str], errors: list[str]) -> Manifest | None:
@@ -263,7 +317,10 @@ def _parse_manifest(files: Mapping[str, bytes], rejected: set[str], errors: list
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        errors.append(f"{MANIFEST_NAME}{where}: invalid YAML: {' '.join(problem.split())}")
+        errors.append(f"{MANIFEST_NAME}{where}: invalid YAML: {' '.join(_clip(problem).split())}")
+        return None
+    except Exception as exc:  # untrusted input: whatever else PyYAML raises is the document's fault
+        errors.append(f"{MANIFEST_NAME}: invalid YAML: {_clip(f'{type(exc).__name__}: {exc}')}")
         return None
     if not isinstance(raw, dict):
         errors.append(f"{MANIFEST_NAME}: must be a mapping at the top level")
@@ -271,7 +328,10 @@ def _parse_manifest(files: Mapping[str, bytes], rejected: set[str], errors: list
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        errors.extend(f"{MANIFEST_NAME}: {e}" for e in _format_validation_errors(exc))
+        errors.extend(f"{MANIFEST_NAME}: {_clip(e)}" for e in _format_validation_errors(exc))
+        return None
+    except Exception as exc:
+        errors.append(f"{MANIFEST_NAME}: invalid manifest: {_clip(f'{type(exc).__name__}: {exc}')}")
         return None
 
 
@@ -302,7 +362,17 @@ def _format_validation_errors(exc: ValidationError) -> list[str]:
 
 
 def _syntax_error(exc: TemplateSyntaxError, label: str) -> str:
-    return f"{label} line {exc.lineno}: {exc.message}"
+    return f"{label} line {exc.lineno}: {_clip(exc.message or 'syntax error')}"
+
+
+def _compile_problem(exc: Exception, label: str) -> str:
+    """Jinja's parser and code generator recurse, and Python refuses deeply nested generated code
+    (SyntaxError: too many statically nested blocks): for untrusted source, that is its problem."""
+    if isinstance(exc, TemplateSyntaxError):
+        return _syntax_error(exc, label)
+    if isinstance(exc, (RecursionError, SyntaxError)):
+        return f"{label}: the template is nested too deeply"
+    return f"{label}: the template cannot be compiled ({_clip(f'{type(exc).__name__}: {exc}')})"
 
 
 def _referenced_names(ast: nodes.Template) -> Iterable[str]:
@@ -338,8 +408,8 @@ def _template_problems(manifest: Manifest, files: Mapping[str, bytes], rejected:
         try:
             ast = env.parse(source, path, path)
             env.compile(ast, path, path)
-        except TemplateSyntaxError as exc:
-            problems.append(_syntax_error(exc, path))
+        except Exception as exc:
+            problems.append(_compile_problem(exc, path))
             continue
         for ref in _referenced_names(ast):
             if ref in files:
@@ -350,6 +420,6 @@ def _template_problems(manifest: Manifest, files: Mapping[str, bytes], rejected:
         if isinstance(step, StoreStep) and step.store.filename is not None:
             try:
                 env.compile(step.store.filename)
-            except TemplateSyntaxError as exc:
-                problems.append(_syntax_error(exc, f"{MANIFEST_NAME}: steps.{index}.store.filename"))
+            except Exception as exc:
+                problems.append(_compile_problem(exc, f"{MANIFEST_NAME}: steps.{index}.store.filename"))
     return problems

@@ -75,25 +75,46 @@ def choose(backends: Backends, tenant: str, source: TemplateSource) -> TemplateC
 
 
 class DapCache:
-    """Parsed DAPs per worker container. Ids are content hashes, so an entry never goes stale."""
+    """Parsed DAPs per worker container. Ids are content hashes, so an entry never goes stale.
 
-    def __init__(self, size: int = 32) -> None:
-        self._entries: OrderedDict[tuple[str, str], Dap] = OrderedDict()
+    Bounded by entries and by bytes: a 330 KB upload can expand to 20 MiB of files. Least recently
+    used go first; a DAP bigger than the whole budget is simply not kept.
+    """
+
+    MAX_BYTES = 64 * 1024 * 1024
+
+    def __init__(self, size: int = 32, max_bytes: int = MAX_BYTES) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[Dap, int]] = OrderedDict()
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._lock = Lock()
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
+
+    def cached_keys(self) -> list[tuple[str, str]]:
+        """(tenant, template id) of every entry, least recently used first."""
+        with self._lock:
+            return list(self._entries)
 
     def load(self, backends: Backends, tenant: str, template_id: str) -> Dap | None:
         key = (tenant, template_id)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
-                return self._entries[key]
+                return self._entries[key][0]
         data = backends.documents.get_template(tenant, template_id)
         if data is None:
             return None
         dap = load_dap(data)
+        cost = sum(map(len, dap.files.values()))
         with self._lock:
-            self._entries[key] = dap
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            if cost <= self._max_bytes and key not in self._entries:
+                self._entries[key] = (dap, cost)
+                self._bytes += cost
+                while len(self._entries) > self._size or self._bytes > self._max_bytes:
+                    _, (_, evicted) = self._entries.popitem(last=False)
+                    self._bytes -= evicted
         return dap

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
+from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -22,6 +23,7 @@ from tasklane.local.environ import EnvironmentPatch
 from tasklane.local.identity import ACCOUNT_ID, current_region
 from tasklane.local.references import QueueResource, ReferenceResolver, Resources
 from tasklane.local.template import Bucket, Queue, Table, Template, TemplateError
+from tasklane.local.transactions import TRANSACT_WRITE_ITEMS, transact_write_items
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -57,10 +59,36 @@ class SerializedDynamoDB:
         # half-written items and a concurrent write can vanish. The local stack's gateway and
         # worker do run concurrently, so DynamoDB calls take turns; S3 and SQS (long polls
         # included) stay concurrent.
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("DynamoDB"):
             return self._app(environ, start_response)
         with self._lock:
+            if target.rpartition(".")[2] == TRANSACT_WRITE_ITEMS:
+                # Taking turns is what lets a transaction be made of single-item writes.
+                return transact_write_items(self._app, environ, start_response)
             return list(self._app(environ, start_response))
+
+
+class BoundedInstanceTracking:
+    """WSGI middleware: moto forgets the model objects it tracks once each request is answered."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self._app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # moto appends every model object it ever creates (each item a Query copies out, each
+        # SQS message a receive copies, each S3 key and ACL) to a per-class list that
+        # only its /moto-api/data.json dashboard reads, and empties the lists only on reset: a
+        # long session grows without bound. The tables, buckets and queues keep what they hold;
+        # only the dashboard's view shrinks to the objects of requests in flight.
+        try:
+            return self._app(environ, start_response)
+        finally:
+            try:
+                reset_model_data()
+            except RuntimeError:
+                # A moto service imported on another thread grew the registry mid-walk: next time.
+                pass
 
 
 class MotoServer:
@@ -69,7 +97,7 @@ class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         # werkzeug logs every request moto serves; the gateway's own access log is enough.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+        app = BoundedInstanceTracking(SerializedDynamoDB(DomainDispatcherApplication(create_backend_app)))
         # Loopback unless told otherwise (moto's own server binds 0.0.0.0:5000).
         self._server = make_server(host, port, app, threaded=True)
         self._thread = threading.Thread(

@@ -8,26 +8,37 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tasklane.local.identity import ACCOUNT_ID, API_ID, DEFAULT_REGION
-from tasklane.local.lambda_runtime import Invocable
+from tasklane.local.lambda_runtime import LAMBDA_LOG_KEYS, Invocable, log_tags
 from tasklane.local.template import Authorizer, HttpRoute
 
 logger = logging.getLogger(__name__)
 
 # AWS: API Gateway's payload limit is 10 MB.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# AWS: API Gateway gives up on a request after 30 s (its integration limit); a client that stalls
+# while sending one gets no longer here, so it cannot hold a server thread forever.
+READ_TIMEOUT_SECONDS = 30.0
+# A chunk-size line (size and extensions) and a trailer line; http.client allows 64 KiB lines.
+MAX_CHUNK_LINE_BYTES = 4096
+MAX_TRAILER_LINE_BYTES = 65536
+MAX_TRAILERS = 100
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 # AWS: HTTP APIs pass these request bodies as text and base64-encode everything else.
 TEXT_CONTENT_TYPES = frozenset({"application/json", "application/xml", "application/x-www-form-urlencoded"})
 
@@ -40,6 +51,7 @@ class LocalResponse:
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
     cookies: tuple[str, ...] = ()  # one Set-Cookie header each
+    function: str | None = None  # the function whose invocation made this answer; None: the gateway's own
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -50,14 +62,49 @@ def json_response(status: int, payload: Any) -> LocalResponse:
     return LocalResponse(status, {"content-type": "application/json"}, body)
 
 
+# The README's error codes for the answers the gateway makes itself.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    408: "request_timeout",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    431: "request_header_fields_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+    505: "http_version_not_supported",
+}
+
+
+def error_response(status: int, message: str | None = None) -> LocalResponse:
+    """The one error shape, {"message", "code", "errors"}, for an answer the gateway makes itself."""
+    # AWS: API Gateway's own answers are {"message": "<reason phrase>"} alone, and a few (a
+    # malformed request, one too large to parse) come from its front end as HTML. Locally every
+    # error carries the README's code and errors too, so clients handle one shape.
+    phrase = HTTPStatus(status).phrase
+    code = ERROR_CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
+    return json_response(status, {"message": message or phrase, "code": code, "errors": []})
+
+
 def _not_found() -> LocalResponse:
-    # AWS: an HTTP API answers an unknown route, or a known path with another method, so.
-    return json_response(404, {"message": "Not Found"})
+    # AWS: an HTTP API answers an unknown route, or a known path with another method, with
+    # 404 {"message":"Not Found"}.
+    return error_response(404, "Not Found")
 
 
 def _internal_error() -> LocalResponse:
-    # AWS: what API Gateway answers when the integration or the authorizer fails.
-    return json_response(500, {"message": "Internal Server Error"})
+    # AWS: 500 {"message":"Internal Server Error"} is what API Gateway answers when the
+    # integration or the authorizer fails.
+    return error_response(500, "Internal Server Error")
+
+
+def gateway_log_tags(function: str | None, request_id: str) -> dict[str, Any]:
+    """Tags for a line the gateway logs about a request: no invocation's keys, the request's id."""
+    # The handlers use the API request id as their correlation id; the other Lambda keys are
+    # blanked so no line borrows those of whichever function ran last (see log_tags).
+    return {**dict.fromkeys(LAMBDA_LOG_KEYS), "function_name": function, "correlation_id": request_id}
 
 
 @dataclass(frozen=True)
@@ -260,10 +307,9 @@ def _deny_response(context: Mapping[str, Any]) -> LocalResponse:
     # AWS: API Gateway answers every simple-response denial with 403 {"message":"Forbidden"};
     # the local stack reports the authorizer's status and reason so developers see why.
     status = context.get("status")
-    return json_response(
-        status if status in (401, 403) else 403,
-        {"message": context.get("message", "Forbidden"), "errors": []},
-    )
+    status = status if status in (401, 403) else 403
+    message = context.get("message")
+    return error_response(status, message if isinstance(message, str) and message else None)
 
 
 class LambdaAuthorizer:
@@ -275,6 +321,7 @@ class LambdaAuthorizer:
                 f"{authorizer.name}: the local gateway runs payload 2.0 authorizers with simple responses only"
             )
         self._function = function
+        self.function_name = function.name
 
     def authorize(self, event: Mapping[str, Any]) -> dict[str, Any] | LocalResponse:
         """The context to pass on, or the response that ends the request."""
@@ -348,7 +395,8 @@ class Gateway:
         source_ip: str = "127.0.0.1",
     ) -> LocalResponse:
         request = HttpRequest.parse(method, path_with_query, headers or {}, body, source_ip)
-        response = self._respond(request)
+        with log_tags(gateway_log_tags(None, request.request_id)):
+            response = self._respond(request)
         # AWS: HTTP APIs tag every response with the request id.
         response.headers.setdefault("apigw-requestid", request.request_id)
         return response
@@ -363,19 +411,35 @@ class Gateway:
             authorizer = self._authorizers[match.route.authorizer.name]
             outcome = authorizer.authorize(self._events.authorizer_event(request, match))
             if isinstance(outcome, LocalResponse):
-                return outcome
+                return dataclasses.replace(outcome, function=authorizer.function_name)
             authorizer_context = outcome
         event = self._events.handler_event(request, match, authorizer_context)
+        function = self._functions[match.route.function_id]
         try:
-            result = self._functions[match.route.function_id].invoke(event)
-            return to_local_response(result)
+            response = to_local_response(function.invoke(event))
         except Exception:
-            logger.exception("%s failed (request %s)", match.route.function_id, request.request_id)
-            return _internal_error()
+            with log_tags(gateway_log_tags(function.name, request.request_id)):
+                logger.exception("%s failed (request %s)", match.route.function_id, request.request_id)
+            response = _internal_error()
+        return dataclasses.replace(response, function=function.name)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _Refused(Exception):
+    """The request cannot be read as sent: answer `status` and close the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _bad_framing(message: str) -> _Refused:
+    return _Refused(400, f"Bad Request: {message}")
+
+
+def _too_large() -> _Refused:
+    # AWS: API Gateway's answer to a body over its limit.
+    return _Refused(413, "Request Entity Too Large")
 
 
 class _GatewayRequestHandler(BaseHTTPRequestHandler):
@@ -383,18 +447,40 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: _GatewayHTTPServer
+    # The answer being sent, for the access line's tags.
+    _answer: LocalResponse | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        # On the socket, so every read (request line, headers, body) and write fails after it
+        # rather than wait forever.
+        self.connection.settimeout(self.server.read_timeout)
+
+    def handle_one_request(self) -> None:
+        self._answer = None
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()
+        except TimeoutError:
+            # The client stopped in the middle of its headers. (A keep-alive connection that
+            # goes quiet between requests is closed by http.server without an answer.)
+            self.close_connection = True
+            self._send(error_response(408, "Request Timeout"))
+            return False
 
     def _serve(self) -> None:
         try:
             body = self._read_body()
-        except _BodyTooLarge:
-            # The unread body is still on the socket: answer, then drop the connection.
+        except _Refused as refusal:
+            # The rest of the body is unread or cannot be framed: answer, then drop the connection.
             self.close_connection = True
-            self._send(json_response(413, {"message": "Request Entity Too Large"}))
+            self._send(error_response(refusal.status, refusal.message))
             return
-        except ValueError:
+        except TimeoutError:
             self.close_connection = True
-            self._send(json_response(400, {"message": "Bad Request"}))
+            self._send(error_response(408, "Request Timeout"))
             return
         response = self.server.gateway.handle(
             self.command, self.path, list(self.headers.items()), body, self.client_address[0]
@@ -404,31 +490,86 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+        lengths = self.headers.get_all("content-length") or []
+        codings = [
+            coding.strip().lower()
+            for value in self.headers.get_all("transfer-encoding") or []
+            for coding in value.split(",")
+            if coding.strip()
+        ]
+        # Two ways to frame one body, or two lengths, is how requests get smuggled past a proxy
+        # that reads them differently. AWS: API Gateway never hands such a request to a
+        # function; here it is a 400, as RFC 9112 6.3 asks.
+        if codings:
+            if lengths:
+                raise _bad_framing("both Content-Length and Transfer-Encoding")
+            if codings[-1] != "chunked":
+                raise _bad_framing("Transfer-Encoding must end with chunked")
+            if codings != ["chunked"]:
+                raise _Refused(501, f"Transfer-Encoding {', '.join(codings)} is not supported")
             return self._read_chunked()
-        length = int(self.headers.get("content-length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
+        if len(lengths) > 1:
+            raise _bad_framing("more than one Content-Length")
+        if not lengths:
+            return b""
+        text = lengths[0].strip()
+        if not (text.isascii() and text.isdigit()):
+            raise _bad_framing("Content-Length must be a decimal number")
+        length = int(text)
         if length > MAX_BODY_BYTES:
-            raise _BodyTooLarge
-        return self.rfile.read(length)
+            raise _too_large()
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _bad_framing("the body ended before Content-Length")
+        return body
 
     def _read_chunked(self) -> bytes:
         chunks: list[bytes] = []
         total = 0
         while True:
-            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            line = self.rfile.readline(MAX_CHUNK_LINE_BYTES + 1)
+            if len(line) > MAX_CHUNK_LINE_BYTES or not line.endswith(b"\n"):
+                raise _bad_framing("malformed chunk size line")
+            size_text = line.split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise _bad_framing(f"malformed chunk size {size_text[:20]!r}")
+            size = int(size_text, 16)
             if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
+                self._skip_trailers()
                 return b"".join(chunks)
             total += size
             if total > MAX_BODY_BYTES:
-                raise _BodyTooLarge
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+                raise _too_large()
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise _bad_framing("the body ended inside a chunk")
+            chunks.append(chunk)
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise _bad_framing("a chunk must end with CRLF")
+
+    def _skip_trailers(self) -> None:
+        for _ in range(MAX_TRAILERS + 1):
+            line = self.rfile.readline(MAX_TRAILER_LINE_BYTES + 1)
+            if line in (b"\r\n", b"\n"):
+                return
+            if len(line) > MAX_TRAILER_LINE_BYTES or not line.endswith(b"\n"):
+                raise _bad_framing("malformed trailer")
+        raise _bad_framing("too many trailers")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (414 request line too long, 431 headers too large, 400 a
+        # malformed request line, 501 an unknown method) in the JSON every other answer has,
+        # not its HTML page.
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            # AWS: API Gateway speaks HTTP/1.1 and 2 only. http.server would answer a request
+            # line it could not read as HTTP/0.9, a bare body without status or headers.
+            self.request_version = self.protocol_version
+        self._send(error_response(code, message))
 
     def _send(self, response: LocalResponse) -> None:
+        self._answer = response
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name not in ("content-length", "connection", "transfer-encoding"):
@@ -443,22 +584,34 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.info("%s %s", self.address_string(), format % args)
+        # Logged after the function returned, on the gateway's thread: the line names the
+        # function that answered, not the one the shared Powertools logger saw last.
+        answer = self._answer
+        request_id = answer.headers.get("apigw-requestid", "") if answer is not None else ""
+        with log_tags(gateway_log_tags(answer.function if answer is not None else None, request_id)):
+            logger.info("%s %s", self.address_string(), format % args)
 
 
 class _GatewayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+    def __init__(self, address: tuple[str, int], gateway: Gateway, read_timeout: float) -> None:
         self.gateway = gateway
+        self.read_timeout = read_timeout
         super().__init__(address, _GatewayRequestHandler)
 
 
 class GatewayServer:
     """The gateway on a socket; port 0 picks a free one."""
 
-    def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 3000) -> None:
-        self._server = _GatewayHTTPServer((host, port), gateway)
+    def __init__(
+        self,
+        gateway: Gateway,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ) -> None:
+        self._server = _GatewayHTTPServer((host, port), gateway, read_timeout)
         # A short poll interval: stop() waits up to one interval for the loop to notice.
         self._thread = threading.Thread(
             target=self._server.serve_forever,

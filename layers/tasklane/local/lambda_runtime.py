@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import logging
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol, Self
@@ -23,7 +26,53 @@ Handler = Callable[[dict[str, Any], "LambdaContext"], Any]
 class Invocable(Protocol):
     """What the gateway and the worker need from a function."""
 
+    name: str
+
     def invoke(self, event: Mapping[str, Any]) -> Any: ...
+
+
+# The keys Powertools' inject_lambda_context appends to every later log line.
+LAMBDA_LOG_KEYS = ("cold_start", "function_name", "function_memory_size", "function_arn", "function_request_id")
+
+_log_tags: ContextVar[Mapping[str, Any] | None] = ContextVar("tasklane_local_log_tags", default=None)
+_factory_lock = threading.Lock()
+
+
+class _TaggingRecordFactory:
+    """Stamps each log record with the tags of the code that made it (see log_tags)."""
+
+    def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
+        self._previous = previous
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._previous(*args, **kwargs)
+        tags = _log_tags.get()
+        if tags:
+            record.__dict__.update(tags)
+        return record
+
+
+@contextlib.contextmanager
+def log_tags(tags: Mapping[str, Any]) -> Iterator[None]:
+    """Log records made in this block (this thread or task) carry `tags` as attributes.
+
+    AWS: in Lambda every function has a process of its own, so Powertools keeps the invocation's
+    keys (function name, ARN, request id) once per process and stamps them on every line. Here
+    every function shares one process and one Powertools logger per service, so those keys would
+    name whichever function was invoked last, on any thread. Record attributes win over the keys
+    Powertools keeps, so each record carries its own invocation's. A record made with
+    extra={"function_name": ...} inside such a block is refused by logging (the key is taken).
+    """
+    with _factory_lock:
+        current = logging.getLogRecordFactory()
+        if not isinstance(current, _TaggingRecordFactory):
+            # Chained, so a factory installed before keeps working; inert outside these blocks.
+            logging.setLogRecordFactory(_TaggingRecordFactory(current))
+    token = _log_tags.set(dict(tags))
+    try:
+        yield
+    finally:
+        _log_tags.reset(token)
 
 
 class EnvironmentConflict(ValueError):
@@ -118,6 +167,8 @@ class LocalFunction:
         # AWS: an execution environment handles one event at a time; here each function is
         # one environment, so the gateway's threads and the worker take turns per function.
         self._busy = threading.Lock()
+        # AWS: the first invocation of a function's environment is its cold start.
+        self._cold = True
 
     def invoke(self, event: Mapping[str, Any]) -> Any:
         """Call the handler; its exceptions propagate, as an Unhandled error would."""
@@ -132,10 +183,19 @@ class LocalFunction:
             region=self._region,
             clock=self._clock,
         )
-        # AWS: Lambda hands the handler a freshly parsed JSON event and serializes what it
-        # returns; round-tripping keeps handlers from sharing objects with the caller and
-        # turns a non-JSON result into an error here, as in Lambda.
-        result = self._handler(json.loads(json.dumps(event)), context)
+        tags = {
+            "cold_start": self._cold,
+            "function_name": self.name,
+            "function_memory_size": context.memory_limit_in_mb,
+            "function_arn": context.invoked_function_arn,
+            "function_request_id": context.aws_request_id,
+        }
+        self._cold = False
+        with log_tags(tags):
+            # AWS: Lambda hands the handler a freshly parsed JSON event and serializes what it
+            # returns; round-tripping keeps handlers from sharing objects with the caller and
+            # turns a non-JSON result into an error here, as in Lambda.
+            result = self._handler(json.loads(json.dumps(event)), context)
         return json.loads(json.dumps(result))
 
 

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from tasklane.local.lambda_runtime import (
-    EnvironmentConflict,
     HandlerNotFound,
     LambdaContext,
     LambdaRuntime,
     LocalFunction,
     load_handler,
-    merge_environments,
+    split_environments,
 )
 from tasklane.local.template import load_template
 
@@ -87,14 +86,10 @@ def test_invoke_round_trips_json_like_lambda():
     assert received == [event] and received[0] is not event
 
 
-def test_merge_environments_refuses_conflicts():
-    with pytest.raises(EnvironmentConflict, match="MODE: One sets 'a', Two sets 'b'"):
-        merge_environments({"One": {"MODE": "a", "X": "1"}, "Two": {"MODE": "b", "X": "1"}})
-
-    assert merge_environments({"One": {"X": "1"}, "Two": {"X": "1", "Y": "2"}}) == {
-        "X": "1",
-        "Y": "2",
-    }
+def test_variables_functions_disagree_on_are_kept_per_function():
+    split = split_environments({"One": {"MODE": "a", "X": "1"}, "Two": {"MODE": "b", "X": "1", "Y": "2"}})
+    assert split.shared == {"X": "1", "Y": "2"}
+    assert split.own == {"One": {"MODE": "a"}, "Two": {"MODE": "b"}}
 
 
 def test_a_function_handles_one_event_at_a_time():

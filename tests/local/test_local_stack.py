@@ -17,7 +17,6 @@ import requests
 
 from tasklane.local.aws import ResourcesInUse
 from tasklane.local.gateway import MAX_BODY_BYTES
-from tasklane.local.lambda_runtime import EnvironmentConflict
 from tasklane.local.references import UnresolvableReference
 from tasklane.local.stack import LocalStack, read_state
 
@@ -153,11 +152,16 @@ def test_unresolvable_parameter_fails_the_start_cleanly(tmp_path):
     assert read_state(tmp_path) is None
 
 
-def test_functions_that_disagree_on_environment_fail_the_start(tmp_path):
+def test_functions_that_disagree_on_a_variable_each_read_their_own_at_cold_start(tmp_path):
     before = dict(os.environ)
 
-    with pytest.raises(EnvironmentConflict, match="MODE"):
-        LocalStack(FIXTURES / "conflict.yaml", port=0, state_dir=tmp_path).start()
+    with LocalStack(FIXTURES / "conflict.yaml", port=0, start_worker=False, state_dir=tmp_path) as stack:
+        assert stack.runtime is not None
+        one = stack.runtime["OneFunction"].invoke({})
+        two = stack.runtime["TwoFunction"].invoke({})
+        assert (one["mode"], two["mode"]) == ("one", "two")
+        assert one["now"] is None and one["shared"] == "same"  # only the agreed variables stay set
+        assert stack.environment == {"SHARED": "same"}
 
     assert dict(os.environ) == before
 

@@ -17,7 +17,7 @@ import botocore.exceptions
 from tasklane.local import devkeys
 from tasklane.local.aws import FAKE_CREDENTIALS
 from tasklane.local.environ import EnvironmentPatch
-from tasklane.local.lambda_runtime import EnvironmentConflict, HandlerNotFound
+from tasklane.local.lambda_runtime import HandlerNotFound
 from tasklane.local.references import UnresolvableReference
 from tasklane.local.stack import LocalStack, default_state_dir, read_state
 from tasklane.local.template import TemplateError
@@ -76,7 +76,6 @@ def run_local(args: argparse.Namespace) -> int:
             OSError,
             TemplateError,
             UnresolvableReference,
-            EnvironmentConflict,
             HandlerNotFound,
         ) as error:
             # A busy port or a template the local stack cannot run: no traceback needed.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import contextlib
 import importlib.util
 import json
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol, Self
 
+from tasklane.local.environ import EnvironmentPatch
 from tasklane.local.identity import ACCOUNT_ID, DEFAULT_REGION
 from tasklane.local.template import Function
 
@@ -73,10 +76,6 @@ def log_tags(tags: Mapping[str, Any]) -> Iterator[None]:
         yield
     finally:
         _log_tags.reset(token)
-
-
-class EnvironmentConflict(ValueError):
-    """Two functions need the same variable to hold different values in one process."""
 
 
 class HandlerNotFound(ImportError):
@@ -199,23 +198,36 @@ class LocalFunction:
         return json.loads(json.dumps(result))
 
 
-def merge_environments(environments: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """One os.environ for every function; refuse when two would need different values."""
-    merged: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    conflicts = []
-    for function_id, variables in environments.items():
+@dataclass(frozen=True)
+class Environments:
+    """The process's os.environ (what every function agrees on) and what each function alone holds.
+
+    AWS: each function has its own environment. Locally all run in one process, so a variable whose
+    value differs between functions (a route's REQUIRED_SCOPE) is set only while its function is
+    imported: functions read their Config at cold start, so that is when each sees its own value.
+    """
+
+    shared: dict[str, str]
+    own: dict[str, dict[str, str]]
+
+
+def split_environments(environments: Mapping[str, Mapping[str, str]]) -> Environments:
+    values: dict[str, set[str]] = {}
+    for variables in environments.values():
         for name, value in variables.items():
-            if name in merged and merged[name] != value:
-                conflicts.append(f"{name}: {owner[name]} sets {merged[name]!r}, {function_id} sets {value!r}")
-                continue
-            merged.setdefault(name, value)
-            owner.setdefault(name, function_id)
-    if conflicts:
-        raise EnvironmentConflict(
-            "functions share one process locally, so they must agree on environment variables: " + "; ".join(conflicts)
-        )
-    return merged
+            values.setdefault(name, set()).add(value)
+    differing = {name for name, found in values.items() if len(found) > 1}
+    shared = {
+        name: value
+        for variables in environments.values()
+        for name, value in variables.items()
+        if name not in differing
+    }
+    own = {
+        function_id: {name: value for name, value in variables.items() if name in differing}
+        for function_id, variables in environments.items()
+    }
+    return Environments(shared=shared, own=own)
 
 
 class LambdaRuntime:
@@ -226,7 +238,9 @@ class LambdaRuntime:
         functions: Mapping[str, Function],
         region: str = DEFAULT_REGION,
         clock: Clock = time.time,
+        own_environments: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        self._own = {k: dict(v) for k, v in (own_environments or {}).items()}
         self._functions = dict(functions)
         self._region = region
         self._clock = clock
@@ -237,7 +251,13 @@ class LambdaRuntime:
         # hold the resolved environment.
         try:
             for logical_id, function in self._functions.items():
-                self._loaded[logical_id] = LocalFunction(function, load_handler(function), self._region, self._clock)
+                patch = EnvironmentPatch()
+                patch.set(self._own.get(logical_id, {}))
+                try:
+                    handler = load_handler(function)
+                finally:
+                    patch.restore()
+                self._loaded[logical_id] = LocalFunction(function, handler, self._region, self._clock)
         except BaseException:
             self.unload()
             raise

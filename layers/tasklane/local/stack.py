@@ -14,7 +14,7 @@ from tasklane.local import devkeys
 from tasklane.local.aws import LocalAws
 from tasklane.local.environ import EnvironmentPatch
 from tasklane.local.gateway import EventBuilder, Gateway, GatewayServer
-from tasklane.local.lambda_runtime import LambdaRuntime, merge_environments
+from tasklane.local.lambda_runtime import LambdaRuntime, split_environments
 from tasklane.local.template import Template, load_template
 from tasklane.local.worker import SqsEventSource
 
@@ -95,18 +95,19 @@ class LocalStack:
         self.resources = aws.resources.physical_ids()
 
         resolver = aws.resolver
-        self.environment = merge_environments(
+        environments = split_environments(
             {
                 lid: resolver.resolve_environment(function.environment)
                 for lid, function in self.template.functions.items()
             }
         )
+        self.environment = environments.shared
         environ = EnvironmentPatch()
         self._exit.callback(environ.restore)
         environ.set(self.environment)
 
         # Handlers parse their configuration at import, so they load after the environment.
-        runtime = LambdaRuntime(self.template.functions, region=aws.region).load()
+        runtime = LambdaRuntime(self.template.functions, region=aws.region, own_environments=environments.own).load()
         self._exit.callback(runtime.unload)
         self.runtime = runtime
 

@@ -38,8 +38,8 @@ unit: install
 
 # Each function is its own `app` module, as Lambda loads it: type-check them one by one.
 lint: install
-	$(VENV)/bin/ruff check layers functions benchmarks tests
-	$(VENV)/bin/mypy layers/tasklane
+	$(VENV)/bin/ruff check layers local functions benchmarks tests
+	$(VENV)/bin/mypy layers/tasklane local/tasklane_local
 	for app in functions/*/app.py; do $(VENV)/bin/mypy --follow-imports=silent $$app || exit 1; done
 
 # Both run without Docker; the build proves the layer and every function package.

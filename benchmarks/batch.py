@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers")]
 
 from tasklane.dap import Engine, RunContext, load_dap  # noqa: E402
-from tasklane.local.devkeys import issue_token  # noqa: E402
-from tasklane.local.stack import LocalStack  # noqa: E402
-from tasklane.local.worker import SqsEventSource  # noqa: E402
+from tasklane_local.devkeys import issue_token  # noqa: E402
+from tasklane_local.stack import LocalStack  # noqa: E402
+from tasklane_local.worker import SqsEventSource  # noqa: E402
 from tasklane.storage.clients import aws_client  # noqa: E402
 from tests.support import example_dap  # noqa: E402
 

@@ -24,8 +24,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers")]
 
-from tasklane.local.devkeys import issue_token  # noqa: E402
-from tasklane.local.stack import LocalStack  # noqa: E402
+from tasklane_local.devkeys import issue_token  # noqa: E402
+from tasklane_local.stack import LocalStack  # noqa: E402
 from tests.support import simple_dap  # noqa: E402
 
 TASKS = 1000

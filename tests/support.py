@@ -60,7 +60,7 @@ class FakeContext:
 
 def function_literals(name: str) -> dict[str, str]:
     """The plain-string variables template.yaml gives functions/<name>/ alone (its REQUIRED_SCOPE)."""
-    from tasklane.local.template import load_template
+    from tasklane_local.template import load_template
 
     for function in load_template(ROOT / "template.yaml").functions.values():
         if function.code_uri == (ROOT / "functions" / name).resolve():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tasklane.local.devkeys import issue_token
-from tasklane.local.stack import LocalStack
+from tasklane_local.devkeys import issue_token
+from tasklane_local.stack import LocalStack
 from tests.support import ROOT
 
 

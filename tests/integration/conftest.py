@@ -10,9 +10,9 @@ from moto import mock_aws
 
 from tasklane.api import idempotency
 from tasklane import config
-from tasklane.local.aws import Provisioner
-from tasklane.local.references import ReferenceResolver
-from tasklane.local.template import load_template
+from tasklane_local.aws import Provisioner
+from tasklane_local.references import ReferenceResolver
+from tasklane_local.template import load_template
 from tasklane.storage import Backends, get_backends
 from tasklane.storage.clients import aws_client
 from tests.support import ROOT, FakeContext

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from tasklane.domain import auth
-from tasklane.local.devkeys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, issue_token
+from tasklane_local.devkeys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, issue_token
 from tests.support import ROOT, event, load_function, serve_file
 from tests.integration.conftest import _clear_caches
 
@@ -116,7 +116,7 @@ def test_api_key_pair_allows_and_wrong_key_is_401(rs256, aws, ctx):
 
 
 def test_every_route_declares_its_scope_beside_it():
-    from tasklane.local.template import load_template
+    from tasklane_local.template import load_template
 
     template = load_template(ROOT / "template.yaml")
     for route in template.routes:

@@ -241,7 +241,7 @@ def test_a_deep_multipart_param_part_is_400(aws, handlers, ctx):
 
 @pytest.mark.parametrize("scope", [5, {"tasks:write": True}, ["tasks:write", 7], None])
 def test_a_signed_token_with_a_malformed_scope_is_401(rs256, ctx, scope):  # noqa: F811
-    from tasklane.local.devkeys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys
+    from tasklane_local.devkeys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys
 
     handler, state = rs256
     keys = ensure_dev_keys(state)

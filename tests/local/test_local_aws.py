@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from tasklane.local.aws import LocalAws, SerializedDynamoDB
-from tasklane.local.template import load_template
+from tasklane_local.aws import LocalAws, SerializedDynamoDB
+from tasklane_local.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

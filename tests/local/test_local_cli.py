@@ -12,11 +12,11 @@ import jwt
 import pytest
 import requests
 
-from tasklane.local import cli, devkeys
+from tasklane_local import cli, devkeys
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
-LAYERS = HERE.parents[1] / "layers"
+PYTHONPATH = os.pathsep.join(str(HERE.parents[1] / d) for d in ("layers", "local"))
 
 
 def test_token_prints_a_dev_jwt(tmp_path: Path, monkeypatch, capsys):
@@ -85,10 +85,10 @@ def test_apikey_runs_the_domain_call_against_the_stack(tmp_path: Path, monkeypat
 def _start_local(cwd: Path, *extra: str) -> subprocess.Popen[str]:
     """`tasklane local` on a free port, serving the gateway fixture template from `cwd`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tasklane.local.cli", "local", "--port", "0", *extra,
+        [sys.executable, "-m", "tasklane_local.cli", "local", "--port", "0", *extra,
          "--template", str(FIXTURES / "gateway.yaml")],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(LAYERS)},
+        env={**os.environ, "PYTHONPATH": PYTHONPATH},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

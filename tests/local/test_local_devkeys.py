@@ -9,7 +9,7 @@ import jwt
 import pytest
 import requests
 
-from tasklane.local import devkeys
+from tasklane_local import devkeys
 
 
 @pytest.fixture

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tasklane.local.gateway import (
+from tasklane_local.gateway import (
     EventBuilder,
     Gateway,
     HttpRequest,
     RouteMatcher,
     to_local_response,
 )
-from tasklane.local.lambda_runtime import LambdaRuntime
-from tasklane.local.template import HttpRoute, load_template
+from tasklane_local.lambda_runtime import LambdaRuntime
+from tasklane_local.template import HttpRoute, load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ALLOW = {"x-allow": "yes"}
@@ -246,7 +246,7 @@ def test_route_with_authorizer_none_skips_it(gateway):
 
 
 def test_handler_exception_is_a_logged_500(gateway, caplog):
-    with caplog.at_level(logging.ERROR, logger="tasklane.local.gateway"):
+    with caplog.at_level(logging.ERROR, logger="tasklane_local.gateway"):
         response = gateway.handle("GET", "/boom", ALLOW)
 
     assert response.status == 500

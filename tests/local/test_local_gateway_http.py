@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tasklane.local.gateway import Gateway, GatewayServer
-from tasklane.local.lambda_runtime import LambdaRuntime
-from tasklane.local.template import load_template
+from tasklane_local.gateway import Gateway, GatewayServer
+from tasklane_local.lambda_runtime import LambdaRuntime
+from tasklane_local.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 READ_TIMEOUT = 0.5

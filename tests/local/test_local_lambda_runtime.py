@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tasklane.local.lambda_runtime import (
+from tasklane_local.lambda_runtime import (
     HandlerNotFound,
     LambdaContext,
     LambdaRuntime,
@@ -15,7 +15,7 @@ from tasklane.local.lambda_runtime import (
     load_handler,
     split_environments,
 )
-from tasklane.local.template import load_template
+from tasklane_local.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

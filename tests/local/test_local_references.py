@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from tasklane.local.references import (
+from tasklane_local.references import (
     QueueResource,
     ReferenceResolver,
     Resources,
     UnresolvableReference,
 )
-from tasklane.local.template import load_template
+from tasklane_local.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEMPLATE = load_template(FIXTURES / "stack.yaml")

@@ -15,10 +15,10 @@ import boto3
 import pytest
 import requests
 
-from tasklane.local.aws import ResourcesInUse
-from tasklane.local.gateway import MAX_BODY_BYTES
-from tasklane.local.references import UnresolvableReference
-from tasklane.local.stack import LocalStack, read_state
+from tasklane_local.aws import ResourcesInUse
+from tasklane_local.gateway import MAX_BODY_BYTES
+from tasklane_local.references import UnresolvableReference
+from tasklane_local.stack import LocalStack, read_state
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

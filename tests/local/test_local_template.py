@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tasklane.local.template import TemplateError, load_template, load_yaml
+from tasklane_local.template import TemplateError, load_template, load_yaml
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from tasklane.local.aws import SerializedDynamoDB
+from tasklane_local.aws import SerializedDynamoDB
 
 
 class Recorder:

@@ -10,10 +10,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tasklane.local.aws import LocalAws
-from tasklane.local.lambda_runtime import LocalFunction, load_handler, unload_handler
-from tasklane.local.template import load_template
-from tasklane.local.worker import SqsEventSource
+from tasklane_local.aws import LocalAws
+from tasklane_local.lambda_runtime import LocalFunction, load_handler, unload_handler
+from tasklane_local.template import load_template
+from tasklane_local.worker import SqsEventSource
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from tasklane import config
-from tasklane.local.template import load_template
+from tasklane_local.template import load_template
 from tests.support import ROOT
 
 TEMPLATE = load_template(ROOT / "template.yaml")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasklane.local.template import Template
+from tasklane_local.template import Template
 
 
 class UnresolvableReference(ValueError):

@@ -23,11 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tasklane.local.identity import ACCOUNT_ID, API_ID, DEFAULT_REGION
-from tasklane.local.lambda_runtime import LAMBDA_LOG_KEYS, Invocable, log_tags
-from tasklane.local.template import Authorizer, HttpRoute
+from tasklane_local.identity import ACCOUNT_ID, API_ID, DEFAULT_REGION
+from tasklane_local.lambda_runtime import LAMBDA_LOG_KEYS, Invocable, log_tags
+from tasklane_local.template import Authorizer, HttpRoute
 
-logger = logging.getLogger(__name__)
+# Named under the service logger (tasklane), so these lines take the functions' log format.
+logger = logging.getLogger("tasklane_local.gateway")
 
 # AWS: API Gateway's payload limit is 10 MB.
 MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -19,11 +19,11 @@ from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from tasklane.local.environ import EnvironmentPatch
-from tasklane.local.identity import ACCOUNT_ID, current_region
-from tasklane.local.references import QueueResource, ReferenceResolver, Resources
-from tasklane.local.template import Bucket, Queue, Table, Template, TemplateError
-from tasklane.local.transactions import TRANSACT_WRITE_ITEMS, transact_write_items
+from tasklane_local.environ import EnvironmentPatch
+from tasklane_local.identity import ACCOUNT_ID, current_region
+from tasklane_local.references import QueueResource, ReferenceResolver, Resources
+from tasklane_local.template import Bucket, Queue, Table, Template, TemplateError
+from tasklane_local.transactions import TRANSACT_WRITE_ITEMS, transact_write_items
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -14,13 +14,13 @@ from types import FrameType
 
 import botocore.exceptions
 
-from tasklane.local import devkeys
-from tasklane.local.aws import FAKE_CREDENTIALS
-from tasklane.local.environ import EnvironmentPatch
-from tasklane.local.lambda_runtime import HandlerNotFound
-from tasklane.local.references import UnresolvableReference
-from tasklane.local.stack import LocalStack, default_state_dir, read_state
-from tasklane.local.template import TemplateError
+from tasklane_local import devkeys
+from tasklane_local.aws import FAKE_CREDENTIALS
+from tasklane_local.environ import EnvironmentPatch
+from tasklane_local.lambda_runtime import HandlerNotFound
+from tasklane_local.references import UnresolvableReference
+from tasklane_local.stack import LocalStack, default_state_dir, read_state
+from tasklane_local.template import TemplateError
 
 
 def _parser() -> argparse.ArgumentParser:

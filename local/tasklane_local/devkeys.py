@@ -33,7 +33,8 @@ KEY_FILE = "dev-key.pem"
 JWKS_FILE = "jwks.json"
 JWKS_PATH = "/.well-known/jwks.json"
 
-logger = logging.getLogger(__name__)
+# Named under the service logger (tasklane), so these lines take the functions' log format.
+logger = logging.getLogger("tasklane_local.devkeys")
 
 
 @dataclass(frozen=True)

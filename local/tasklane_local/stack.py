@@ -10,13 +10,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from tasklane.local import devkeys
-from tasklane.local.aws import LocalAws
-from tasklane.local.environ import EnvironmentPatch
-from tasklane.local.gateway import EventBuilder, Gateway, GatewayServer
-from tasklane.local.lambda_runtime import LambdaRuntime, split_environments
-from tasklane.local.template import Template, load_template
-from tasklane.local.worker import SqsEventSource
+from tasklane_local import devkeys
+from tasklane_local.aws import LocalAws
+from tasklane_local.environ import EnvironmentPatch
+from tasklane_local.gateway import EventBuilder, Gateway, GatewayServer
+from tasklane_local.lambda_runtime import LambdaRuntime, split_environments
+from tasklane_local.template import Template, load_template
+from tasklane_local.worker import SqsEventSource
 
 STATE_FILE = "local.json"
 

@@ -10,11 +10,12 @@ from typing import Any
 
 import boto3
 
-from tasklane.local.lambda_runtime import Invocable
-from tasklane.local.references import QueueResource
-from tasklane.local.template import SqsEvent
+from tasklane_local.lambda_runtime import Invocable
+from tasklane_local.references import QueueResource
+from tasklane_local.template import SqsEvent
 
-logger = logging.getLogger(__name__)
+# Named under the service logger (tasklane), so these lines take the functions' log format.
+logger = logging.getLogger("tasklane_local.worker")
 
 
 def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:

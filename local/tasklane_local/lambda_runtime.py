@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol, Self
 
-from tasklane.local.environ import EnvironmentPatch
-from tasklane.local.identity import ACCOUNT_ID, DEFAULT_REGION
-from tasklane.local.template import Function
+from tasklane_local.environ import EnvironmentPatch
+from tasklane_local.identity import ACCOUNT_ID, DEFAULT_REGION
+from tasklane_local.template import Function
 
 Clock = Callable[[], float]
 Handler = Callable[[dict[str, Any], "LambdaContext"], Any]

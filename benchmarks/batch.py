@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers")]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers"), str(ROOT / "local")]
 
 from tasklane.dap import Engine, RunContext, load_dap  # noqa: E402
 from tasklane_local.devkeys import issue_token  # noqa: E402

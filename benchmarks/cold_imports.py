@@ -24,6 +24,7 @@ ENV = {
     "JWT_ALGORITHM": "RS256",
     "JWT_JWKS_URL": "https://issuer/.well-known/jwks.json",
     "DEFAULT_MONTHLY_QUOTA": "10000",
+    "REQUIRED_SCOPE": "tasks:write",
     "POWERTOOLS_SERVICE_NAME": "tasklane",
     "POWERTOOLS_METRICS_NAMESPACE": "Tasklane",
     "AWS_DEFAULT_REGION": "us-east-1",

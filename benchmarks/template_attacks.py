@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers")]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers"), str(ROOT / "local")]
 
 from tasklane.dap import Engine, RunContext, load_dap  # noqa: E402
 from tasklane.dap.pack import pack_directory  # noqa: E402

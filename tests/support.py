@@ -230,3 +230,42 @@ class FixedClock:
 
     def now(self) -> Any:
         return self.moment
+
+
+# The AWS the adapters use, through the same public seams they are built from: the process's cached
+# clients and the function settings. Tests read and fault-inject AWS through these, never through an
+# adapter's private attributes.
+def sqs() -> Any:
+    from tasklane.storage.clients import aws_client
+
+    return aws_client("sqs")
+
+
+def s3() -> Any:
+    from tasklane.storage.clients import aws_client
+
+    return aws_client("s3")
+
+
+def dynamodb() -> Any:
+    from tasklane.storage.clients import aws_client
+
+    return aws_client("dynamodb")
+
+
+def queue_url() -> str:
+    from tasklane.config import QueueSettings, load
+
+    return load(QueueSettings).task_queue_url
+
+
+def bucket() -> str:
+    from tasklane.config import BucketSettings, load
+
+    return load(BucketSettings).bucket_name
+
+
+def table() -> str:
+    from tasklane.config import TableSettings, load
+
+    return load(TableSettings).table_name

@@ -1,4 +1,4 @@
-"""The HTTP API's Lambda REQUEST authorizer (payload 2.0, simple responses) in front of every route.
+"""The document family's Lambda REQUEST authorizer (payload 2.0, simple responses) in front of its routes.
 
 It says who calls (a bearer JWT or Dynamo's header pair) and with which scopes; each route's
 function then checks the scope template.yaml declares beside it.
@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tasklane.api.documents import credentials
 from tasklane.config import TableSettings, TokenSettings, load
 from tasklane.domain import auth
 from tasklane.storage import get_backends
@@ -28,7 +29,7 @@ verifier = auth.TokenVerifier(config)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    decision = auth.authorize(headers, verifier, get_backends().apikeys)
+    decision = auth.authorize(credentials.from_headers(headers), verifier, get_backends().apikeys)
     if not decision.allowed:
         logger.info("denied", extra={"route": event.get("routeKey"), "status": decision.status, "reason": decision.message})
     return decision.response()

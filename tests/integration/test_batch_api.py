@@ -11,7 +11,7 @@ import pytest
 from tasklane.domain import templates
 from tasklane.domain.records import UnitMessage
 from tests.integration.test_task_api import queued_messages
-from tests.support import FixedClock, body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
+from tests.support import bucket, dynamodb, queue_url, s3, sqs, table, FixedClock, body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
 
 NAMES = ("post_batch", "get_batch", "get_batch_task", "get_license", "post_task", "worker")
 
@@ -41,9 +41,9 @@ def task_status(handlers, ctx, batch_id: str, task_id: str, tenant: str = "acme"
 
 def drain(aws, handlers, ctx) -> None:
     """Run the worker until the queue is empty, as the event source would."""
-    sqs = aws.queue._sqs
+    client = sqs()
     while True:
-        messages = sqs.receive_message(QueueUrl=aws.queue._url, MaxNumberOfMessages=10).get("Messages", [])
+        messages = client.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
             return
         records = [
@@ -54,8 +54,8 @@ def drain(aws, handlers, ctx) -> None:
         ]
         answer = handlers["worker"]({"Records": records}, ctx)
         assert answer == {"batchItemFailures": []}
-        sqs.delete_message_batch(
-            QueueUrl=aws.queue._url,
+        client.delete_message_batch(
+            QueueUrl=queue_url(),
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
 
@@ -146,7 +146,7 @@ def test_multipart_part_params_merge_later_overwrites(aws, handlers, ctx):
     outputs = []
     for task_id, record_id in zip(accepted["tasks"], ("1", "2", "3"), strict=True):
         key = f"results/acme/{task_id}/Hello/hello-{record_id}.txt"
-        outputs.append(aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode())
+        outputs.append(s3().get_object(Bucket=bucket(), Key=key)["Body"].read().decode())
     assert outputs[0].endswith('{"v": "A"}')
     assert outputs[1].endswith('{"v": "B"}')  # whole-value overwrite, in partParams order
     assert "extra" not in outputs[2] and not outputs[2].endswith("}")
@@ -173,14 +173,14 @@ def test_license_quota_refuses_whole_batch_and_stores_nothing(aws, handlers, tem
     aws.licenses.set_quota("acme", 5)
     assert post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "x"}}] * 3})["statusCode"] == 202
     for m in queued_messages(aws):
-        aws.queue._sqs.delete_message(QueueUrl=aws.queue._url, ReceiptHandle=m["ReceiptHandle"])
-    s3_before = aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket).get("KeyCount", 0)
+        sqs().delete_message(QueueUrl=queue_url(), ReceiptHandle=m["ReceiptHandle"])
+    s3_before = s3().list_objects_v2(Bucket=bucket()).get("KeyCount", 0)
     refused = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "x"}}] * 3})
     assert refused["statusCode"] == 402
     assert body_of(refused)["code"] == "license_exceeded"
     assert "2 of 5" in body_of(refused)["message"]
     assert queued_messages(aws) == []
-    assert aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket).get("KeyCount", 0) == s3_before
+    assert s3().list_objects_v2(Bucket=bucket()).get("KeyCount", 0) == s3_before
     license = body_of(handlers["get_license"](http_event("get_license"), ctx))
     assert license["used"] == 3 and license["quota"] == 5 and license["remaining"] == 2
     single = handlers["post_task"](http_event("post_task", body={"template": template_id, "params": {"id": "1"}}), ctx)
@@ -188,7 +188,7 @@ def test_license_quota_refuses_whole_batch_and_stores_nothing(aws, handlers, tem
 
 
 def test_failure_part_way_leaves_no_runnable_task(aws, handlers, template_id, ctx):
-    sqs = aws.queue._sqs
+    client = sqs()
     calls = []
 
     def fail_third_send(**_: Any) -> None:
@@ -196,14 +196,14 @@ def test_failure_part_way_leaves_no_runnable_task(aws, handlers, template_id, ct
         if len(calls) == 3:
             raise RuntimeError("SQS is down")
 
-    sqs.meta.events.register("before-call.sqs.SendMessageBatch", fail_third_send, unique_id="fail")
+    client.meta.events.register("before-call.sqs.SendMessageBatch", fail_third_send, unique_id="fail")
     answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(250)]})
-    sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
+    client.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
     assert answer["statusCode"] == 503
     assert len(calls) == 3
     assert len(queued_messages(aws)) == 10  # one receive's worth of the 20 messages that got through
     drain(aws, handlers, ctx)
-    results = aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket, Prefix="results/").get("KeyCount", 0)
+    results = s3().list_objects_v2(Bucket=bucket(), Prefix="results/").get("KeyCount", 0)
     assert results == 0
     license = body_of(handlers["get_license"](http_event("get_license"), ctx))
     assert license["used"] == 0
@@ -244,10 +244,10 @@ def test_redelivered_chunk_does_nothing_and_a_dead_run_is_taken_over(aws, handle
     def die(**_: Any) -> None:
         raise RuntimeError("worker died")
 
-    aws.documents._s3.meta.events.register("before-call.s3.PutObject", die, unique_id="die")
+    s3().meta.events.register("before-call.s3.PutObject", die, unique_id="die")
     with pytest.raises(RuntimeError):
         worker.handle(second, "rh", 60_000)
-    aws.documents._s3.meta.events.unregister("before-call.s3.PutObject", unique_id="die")
+    s3().meta.events.unregister("before-call.s3.PutObject", unique_id="die")
     status = body_of(batch_status(handlers, ctx, body["id"]))
     assert status["progress"]["running"] == 2
     assert body_of(task_status(handlers, ctx, body["id"], body["tasks"][10]))["statusMessage"] == "Running"
@@ -295,7 +295,7 @@ def test_dead_lettered_chunk_ends_failed_and_completes_the_batch(aws, handlers, 
     worker.handle(first, "rh", 60_000)
     assert worker.give_up(first) == []  # finished after all: left as it is
     assert len(worker.give_up(second)) == 2
-    given_up = aws.batches._ddb.get_item(TableName=aws.batches._table, Key={"pk": {"S": f"TENANT#acme#BATCH#{body['id']}"}, "sk": {"S": "CHUNK#0001"}})["Item"]
+    given_up = dynamodb().get_item(TableName=table(), Key={"pk": {"S": f"TENANT#acme#BATCH#{body['id']}"}, "sk": {"S": "CHUNK#0001"}})["Item"]
     assert "expiresAt" in given_up  # a chunk no run claimed still expires
     status = body_of(batch_status(handlers, ctx, body["id"]))
     assert status["completed"] is True and status["errors"] is True
@@ -323,7 +323,7 @@ def test_early_message_retries_soon_then_when_the_accept_is_decided(aws, templat
 
 
 def test_lost_commit_answer_still_answers_202(aws, handlers, template_id, ctx):
-    ddb = aws.tasks._ddb
+    ddb = dynamodb()
     seen: list[str] = []
 
     def note(**kwargs: Any) -> None:
@@ -345,15 +345,15 @@ def test_lost_commit_answer_still_answers_202(aws, handlers, template_id, ctx):
 
 
 def test_failed_rollback_step_does_not_skip_the_refund(aws, handlers, template_id, ctx):
-    sqs, ddb = aws.queue._sqs, aws.tasks._ddb
+    client, ddb = sqs(), dynamodb()
 
     def fail(**_: Any) -> None:
         raise RuntimeError("down")
 
-    sqs.meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="f1")
+    client.meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="f1")
     ddb.meta.events.register("before-call.dynamodb.UpdateItem", lambda **kw: fail() if "Rejected" in str(kw.get("params")) else None, unique_id="f2")
     answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}] * 4})
-    sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="f1")
+    client.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="f1")
     ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", unique_id="f2")
     assert answer["statusCode"] == 503
     assert body_of(handlers["get_license"](http_event("get_license"), ctx))["used"] == 0

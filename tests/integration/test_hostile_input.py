@@ -15,6 +15,10 @@ from tasklane.domain.execution import MAX_OUTCOME_BYTES, UNREADABLE
 from tasklane.storage.documents import content_disposition
 from tests.integration.test_authorizer import bearer, request, rs256  # noqa: F401  (fixture)
 from tests.support import (
+    bucket,
+    queue_url,
+    s3,
+    sqs,
     body_of,
     dap_part,
     http_event,
@@ -47,8 +51,8 @@ def nested(depth: int) -> Any:
 
 
 def receive(aws) -> list[dict[str, Any]]:
-    sqs, url = aws.queue._sqs, aws.queue._url
-    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+    client, url = sqs(), queue_url()
+    return client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
 
 
 def deliver(handlers, ctx, messages: list[dict[str, Any]], function: str = "worker") -> dict[str, Any]:
@@ -68,7 +72,7 @@ def license_used(aws) -> int:
 
 
 def stored_inputs(aws) -> list[str]:
-    listing = aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket, Prefix="inputs/")
+    listing = s3().list_objects_v2(Bucket=bucket(), Prefix="inputs/")
     return [o["Key"] for o in listing.get("Contents", [])]
 
 

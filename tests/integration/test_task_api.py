@@ -11,6 +11,12 @@ import pytest
 from tasklane.domain import templates
 from tasklane.domain.records import UnitMessage
 from tests.support import (
+    bucket,
+    dynamodb,
+    queue_url,
+    s3,
+    sqs,
+    table,
     FixedClock,
     body_of,
     dap_part,
@@ -34,15 +40,15 @@ def template_id(aws) -> str:
 
 
 def queued_messages(aws) -> list[dict[str, Any]]:
-    sqs = aws.queue._sqs
-    answer = sqs.receive_message(QueueUrl=aws.queue._url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    client = sqs()
+    answer = client.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, VisibilityTimeout=0)
     return answer.get("Messages", [])
 
 
 def run_worker(aws, handlers, ctx) -> dict[str, Any]:
     """Deliver everything queued to the worker, as the SQS event source does."""
-    sqs = aws.queue._sqs
-    messages = sqs.receive_message(QueueUrl=aws.queue._url, MaxNumberOfMessages=10).get("Messages", [])
+    client = sqs()
+    messages = client.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10).get("Messages", [])
     event = {
         "Records": [
             {
@@ -94,7 +100,7 @@ def test_worker_completes_task_with_downloadable_result(aws, handlers, template_
     assert "hello-001.txt" in status["resultList"][0]["url"]
     assert status["startDateTime"].endswith("Z") and status["endDateTime"].endswith("Z")
     key = f"results/acme/{task_id}/Hello/hello-001.txt"
-    content = aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode()
+    content = s3().get_object(Bucket=bucket(), Key=key)["Body"].read().decode()
     assert content == f"Hello 001 from {task_id}"
 
 
@@ -109,7 +115,7 @@ def test_multipart_with_embedded_dap_and_param_part(aws, handlers, ctx):
     status = body_of(get_status(handlers, ctx, task_id))
     assert status["statusMessage"] == "Ready"
     key = f"results/acme/{task_id}/Hello/hello-7.txt"
-    content = aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode()
+    content = s3().get_object(Bucket=bucket(), Key=key)["Body"].read().decode()
     assert '{"data1": "abc"}' in content
 
 
@@ -121,7 +127,7 @@ def test_example_dap_renders_params(aws, handlers, ctx):
     status = body_of(get_status(handlers, ctx, task_id))
     assert status["statusMessage"] == "Ready", status
     key = f"results/acme/{task_id}/Profile/profile-001.html"
-    html = aws.documents._s3.get_object(Bucket=aws.documents._bucket, Key=key)["Body"].read().decode()
+    html = s3().get_object(Bucket=bucket(), Key=key)["Body"].read().decode()
     assert "Acme" in html and "12.5" in html and "abc" in html
 
 
@@ -234,7 +240,7 @@ def test_redelivered_message_for_finished_task_does_nothing(aws, handlers, templ
     from tasklane.domain.records import UnitMessage
 
     puts: list[str] = []
-    aws.documents._s3.meta.events.register("before-call.s3.PutObject", lambda **kw: puts.append("put"))
+    s3().meta.events.register("before-call.s3.PutObject", lambda **kw: puts.append("put"))
     worker = load_function("worker")
     worker.worker().handle(UnitMessage.model_validate_json(message["Body"]), "rh", 60_000)
     assert puts == []
@@ -252,17 +258,17 @@ def test_failed_result_write_reports_the_message_and_the_retry_finishes_it(aws, 
     def refuse(**_: Any) -> None:
         raise RuntimeError("S3 is down")
 
-    aws.documents._s3.meta.events.register("before-call.s3.PutObject", refuse, unique_id="refuse")
+    s3().meta.events.register("before-call.s3.PutObject", refuse, unique_id="refuse")
     answer = run_worker(aws, handlers, ctx)
     assert answer == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     assert body_of(get_status(handlers, ctx, task_id))["statusMessage"] == "Running"
-    aws.documents._s3.meta.events.unregister("before-call.s3.PutObject", unique_id="refuse")
+    s3().meta.events.unregister("before-call.s3.PutObject", unique_id="refuse")
 
     # The redelivery comes after the visibility timeout, by when the dead run's lease has run out.
     later = timeutil.now() + timedelta(minutes=13)
     aws.clock = FixedClock(later)
-    sqs = aws.queue._sqs
-    sqs.change_message_visibility(QueueUrl=aws.queue._url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    client = sqs()
+    client.change_message_visibility(QueueUrl=queue_url(), ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
     assert run_worker(aws, handlers, ctx) == {"batchItemFailures": []}
     status = body_of(get_status(handlers, ctx, task_id))
     assert status["statusMessage"] == "Ready" and status["completed"] is True
@@ -272,12 +278,12 @@ def test_license_refusal_stores_and_queues_nothing(aws, handlers, template_id, c
     aws.licenses.set_quota("acme", 1)
     assert post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})["statusCode"] == 202
     for m in queued_messages(aws):
-        aws.queue._sqs.delete_message(QueueUrl=aws.queue._url, ReceiptHandle=m["ReceiptHandle"])
-    items_before = aws.tasks._ddb.scan(TableName=aws.tasks._table)["Count"]
+        sqs().delete_message(QueueUrl=queue_url(), ReceiptHandle=m["ReceiptHandle"])
+    items_before = dynamodb().scan(TableName=table())["Count"]
     refused = post_json(handlers, ctx, {"template": template_id, "params": {"id": "2"}})
     assert refused["statusCode"] == 402 and body_of(refused)["code"] == "license_exceeded"
     assert queued_messages(aws) == []
-    assert aws.tasks._ddb.scan(TableName=aws.tasks._table)["Count"] == items_before
+    assert dynamodb().scan(TableName=table())["Count"] == items_before
 
 
 def test_queue_failure_rolls_back_task_and_license_unit(aws, handlers, template_id, ctx):
@@ -286,11 +292,11 @@ def test_queue_failure_rolls_back_task_and_license_unit(aws, handlers, template_
     def fail(**_: Any) -> None:
         raise RuntimeError("SQS is down")
 
-    aws.queue._sqs.meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="fail")
+    sqs().meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="fail")
     answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})
-    aws.queue._sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
+    sqs().meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
     assert answer["statusCode"] == 503 and body_of(answer)["code"] == "service_unavailable"
-    tasks = aws.tasks._ddb.scan(TableName=aws.tasks._table, FilterExpression="begins_with(pk, :t)",
+    tasks = dynamodb().scan(TableName=table(), FilterExpression="begins_with(pk, :t)",
                                 ExpressionAttributeValues={":t": {"S": "TENANT#acme#TASK#"}})["Items"]
     assert tasks == []
     assert aws.licenses.used("acme", timeutil.term(timeutil.now())) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import body_of, example_dap, http_event, load_function, multipart, simple_dap, zip_files
+from tests.support import bucket, s3, body_of, example_dap, http_event, load_function, multipart, simple_dap, zip_files
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_invalid_dap_is_400_naming_problems_and_nothing_stored(post, aws, ctx):
     body = body_of(answer)
     assert body["code"] == "bad_request"
     assert any("missing.html" in e["message"] for e in body["errors"])
-    assert aws.documents._s3.list_objects_v2(Bucket=aws.documents._bucket).get("KeyCount", 0) == 0
+    assert s3().list_objects_v2(Bucket=bucket()).get("KeyCount", 0) == 0
 
 
 def test_not_a_zip_is_400(post, ctx):

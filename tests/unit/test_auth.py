@@ -9,6 +9,7 @@ from typing import Any
 import jwt
 import pytest
 
+from tasklane.api.documents import credentials
 from tasklane.config import TokenSettings
 from tasklane.domain import auth
 
@@ -34,7 +35,7 @@ def token(**claims: Any) -> str:
 
 
 def decide(headers: dict[str, str], keys: Keys | None = None) -> auth.Decision:
-    return auth.authorize(headers, auth.TokenVerifier(SETTINGS), keys or Keys({}))  # type: ignore[arg-type]
+    return auth.authorize(credentials.from_headers(headers), auth.TokenVerifier(SETTINGS), keys or Keys({}))  # type: ignore[arg-type]
 
 
 def test_a_valid_token_names_tenant_and_scopes():

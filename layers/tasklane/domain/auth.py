@@ -90,18 +90,23 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def authorize(headers: Mapping[str, str], verifier: TokenVerifier, apikeys: ApiKeyStore) -> Decision:
-    """Who is calling, from a bearer token or Dynamo's header pair; the route's scope is checked later."""
-    authorization = headers.get("authorization")
-    if authorization is not None:
-        identity = _from_bearer(authorization, verifier)
-    elif "x-dynamo-tenant-id" in headers or "x-dynamo-api-key" in headers:
-        identity = _from_api_key(headers.get("x-dynamo-tenant-id", ""), headers.get("x-dynamo-api-key", ""), apikeys)
-    else:
-        return _deny(
-            401, "Missing credentials: send 'Authorization: Bearer <token>' or the x-dynamo-tenant-id and x-dynamo-api-key headers"
-        )
-    return identity
+@dataclass(frozen=True)
+class Credentials:
+    """What a request presents, read by its family's wire layer: an Authorization header, or a
+    tenant and API key (the document family reads these from Dynamo's header pair)."""
+
+    authorization: str | None = None
+    api_key: tuple[str, str] | None = field(default=None, repr=False)
+    missing: str = "Missing credentials: send 'Authorization: Bearer <token>'"
+
+
+def authorize(credentials: Credentials, verifier: TokenVerifier, apikeys: ApiKeyStore) -> Decision:
+    """Who is calling and with which scopes; the route's own scope is checked by its function."""
+    if credentials.authorization is not None:
+        return _from_bearer(credentials.authorization, verifier)
+    if credentials.api_key is not None:
+        return _from_api_key(*credentials.api_key, apikeys)
+    return _deny(401, credentials.missing)
 
 
 def _from_bearer(authorization: str, verifier: TokenVerifier) -> Decision:

@@ -34,7 +34,7 @@ JWKS_FILE = "jwks.json"
 JWKS_PATH = "/.well-known/jwks.json"
 
 # Named under the service logger (tasklane), so these lines take the functions' log format.
-logger = logging.getLogger("tasklane_local.devkeys")
+logger = logging.getLogger("tasklane.local.devkeys")
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tasklane_local.jwt_authorizer import JwtAuthorizer
 from tasklane_local.identity import ACCOUNT_ID, API_ID, DEFAULT_REGION
 from tasklane_local.lambda_runtime import LAMBDA_LOG_KEYS, Invocable, log_tags
 from tasklane_local.template import Authorizer, HttpRoute
 
 # Named under the service logger (tasklane), so these lines take the functions' log format.
-logger = logging.getLogger("tasklane_local.gateway")
+logger = logging.getLogger("tasklane.local.gateway")
 
 # AWS: API Gateway's payload limit is 10 MB.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -267,10 +268,12 @@ class EventBuilder:
     def handler_event(
         self, request: HttpRequest, match: RouteMatch, authorizer_context: Mapping[str, Any] | None
     ) -> dict[str, Any]:
+        """`authorizer_context`: a Lambda authorizer's context, or a JWT authorizer's {"jwt": ...} entry."""
         event = {"version": "2.0", **self._common(request, match)}
         context = self._request_context(request, match.route)
         if authorizer_context is not None:
-            context["authorizer"] = {"lambda": dict(authorizer_context)}
+            jwt_entry = authorizer_context.get("jwt") if match.route.authorizer and match.route.authorizer.is_jwt else None
+            context["authorizer"] = {"jwt": jwt_entry} if jwt_entry is not None else {"lambda": dict(authorizer_context)}
         event["requestContext"] = context
         event["isBase64Encoded"] = False
         if request.body:
@@ -372,16 +375,24 @@ class Gateway:
         routes: Iterable[HttpRoute],
         functions: Mapping[str, Invocable],
         events: EventBuilder | None = None,
+        jwt_authorizers: Mapping[str, JwtAuthorizer] | None = None,
     ) -> None:
+        """`jwt_authorizers`: the template's JWT authorizers by name, their issuer and JWKS resolved."""
         routes = list(routes)
         self._matcher = RouteMatcher(routes)
         self._events = events or EventBuilder()
         self._functions = dict(functions)
         self._authorizers: dict[str, LambdaAuthorizer] = {}
+        self._jwt = dict(jwt_authorizers or {})
         for route in routes:
             if route.function_id not in self._functions:
                 raise ValueError(f"{route.route_key}: function {route.function_id} is not loaded")
+            if route.authorizer is not None and route.authorizer.is_jwt:
+                if route.authorizer.name not in self._jwt:
+                    raise ValueError(f"{route.route_key}: JWT authorizer {route.authorizer.name} is not configured")
+                continue
             if route.authorizer is not None and route.authorizer.name not in self._authorizers:
+                assert route.authorizer.function_id is not None
                 function = self._functions.get(route.authorizer.function_id)
                 if function is None:
                     raise ValueError(f"authorizer function {route.authorizer.function_id} is not loaded")
@@ -408,7 +419,13 @@ class Gateway:
         if match is None:
             return _not_found()
         authorizer_context = None
-        if match.route.authorizer is not None:
+        if match.route.authorizer is not None and match.route.authorizer.is_jwt:
+            granted = self._jwt[match.route.authorizer.name].authorize(request.headers, match.route.scopes)
+            if isinstance(granted, int):
+                # AWS: {"message":"Unauthorized"} or {"message":"Forbidden"}; locally with the code too.
+                return error_response(granted, "Unauthorized" if granted == 401 else "Forbidden")
+            authorizer_context = granted
+        elif match.route.authorizer is not None:
             authorizer = self._authorizers[match.route.authorizer.name]
             outcome = authorizer.authorize(self._events.authorizer_event(request, match))
             if isinstance(outcome, LocalResponse):

@@ -14,6 +14,7 @@ from tasklane_local import devkeys
 from tasklane_local.aws import LocalAws
 from tasklane_local.environ import EnvironmentPatch
 from tasklane_local.gateway import EventBuilder, Gateway, GatewayServer
+from tasklane_local.jwt_authorizer import JwtAuthorizer
 from tasklane_local.lambda_runtime import LambdaRuntime, split_environments
 from tasklane_local.template import Template, load_template
 from tasklane_local.worker import SqsEventSource
@@ -111,7 +112,20 @@ class LocalStack:
         self._exit.callback(runtime.unload)
         self.runtime = runtime
 
-        self.gateway = Gateway(self.template.routes, runtime.functions, EventBuilder(aws.region))
+        # AWS: a JWT authorizer fetches the keys its issuer publishes; locally the issuer is the
+        # dev issuer, whose JWKS this process serves.
+        jwt_authorizers = {
+            authorizer.name: JwtAuthorizer(
+                resolver.resolve(authorizer.issuer, f"{authorizer.name}.issuer"),
+                [resolver.resolve(a, f"{authorizer.name}.audience") for a in authorizer.audience],
+                jwks_url,
+                authorizer.identity_source.removeprefix("$request.header."),
+            )
+            for api in self.template.http_apis.values()
+            for authorizer in api.authorizers.values()
+            if authorizer.is_jwt
+        }
+        self.gateway = Gateway(self.template.routes, runtime.functions, EventBuilder(aws.region), jwt_authorizers)
         server = GatewayServer(self.gateway, self._host, self._port)
         self._exit.callback(server.stop)
         self.url = server.start()

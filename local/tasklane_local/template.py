@@ -95,10 +95,20 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Authorizer:
+    """A Lambda REQUEST authorizer (function_id set) or API Gateway's own JWT authorizer (issuer set)."""
+
     name: str
-    function_id: str
+    function_id: str | None
     payload_version: str
     simple_responses: bool
+    # JWT authorizers: unresolved values (they may be Ref/Sub), as JwtConfiguration spells them.
+    issuer: Any = None
+    audience: tuple[Any, ...] = ()
+    identity_source: str = "$request.header.Authorization"
+
+    @property
+    def is_jwt(self) -> bool:
+        return self.function_id is None
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,8 @@ class HttpRoute:
     path: str  # "/v1/task/{taskId}", or "$default"
     function_id: str
     authorizer: Authorizer | None
+    # AWS: the scopes a JWT authorizer requires on this route (any one of them suffices).
+    scopes: tuple[str, ...] = ()
 
     @property
     def route_key(self) -> str:
@@ -238,8 +250,22 @@ def _read_authorizers(logical_id: str, properties: dict[str, Any]) -> HttpApi:
     auth = properties.get("Auth") or {}
     authorizers = {}
     for name, spec in (auth.get("Authorizers") or {}).items():
+        if "JwtConfiguration" in spec:
+            jwt_config = spec["JwtConfiguration"] or {}
+            if "issuer" not in jwt_config or not jwt_config.get("audience"):
+                raise TemplateError(f"{logical_id}.{name}: JwtConfiguration needs an issuer and an audience")
+            authorizers[name] = Authorizer(
+                name=name,
+                function_id=None,
+                payload_version="2.0",
+                simple_responses=False,
+                issuer=jwt_config["issuer"],
+                audience=tuple(jwt_config["audience"]),
+                identity_source=str(spec.get("IdentitySource", "$request.header.Authorization")),
+            )
+            continue
         if "FunctionArn" not in spec:
-            raise TemplateError(f"{logical_id}.{name}: only Lambda authorizers run locally")
+            raise TemplateError(f"{logical_id}.{name}: only Lambda and JWT authorizers run locally")
         authorizers[name] = Authorizer(
             name=name,
             function_id=_logical_id_of_arn(spec["FunctionArn"], f"{logical_id}.{name}"),
@@ -271,13 +297,16 @@ def _read_route(function_id: str, event_name: str, properties: dict[str, Any], a
         if api is None or chosen not in api.authorizers:
             raise TemplateError(f"{where}: unknown authorizer {chosen}")
         authorizer = api.authorizers[chosen]
+    scopes = tuple(str(scope) for scope in (properties.get("Auth") or {}).get("AuthorizationScopes") or ())
+    if scopes and (authorizer is None or not authorizer.is_jwt):
+        raise TemplateError(f"{where}: AuthorizationScopes apply to JWT authorizers only")
     method, path = properties.get("Method"), properties.get("Path")
     if method is None and path is None:
         # AWS: SAM's HttpApi event with neither Method nor Path is the API's $default route.
-        return HttpRoute("ANY", "$default", function_id, authorizer)
+        return HttpRoute("ANY", "$default", function_id, authorizer, scopes)
     if method is None or path is None:
         raise TemplateError(f"{where}: give both Method and Path")
-    return HttpRoute(str(method).upper(), str(path), function_id, authorizer)
+    return HttpRoute(str(method).upper(), str(path), function_id, authorizer, scopes)
 
 
 def _read_sqs_event(function_id: str, event_name: str, properties: dict[str, Any]) -> SqsEvent:
@@ -417,7 +446,7 @@ def _check_references(template: Template) -> None:
     for function in template.functions.values():
         for route in function.routes:
             authorizer = route.authorizer
-            if authorizer is not None and authorizer.function_id not in template.functions:
+            if authorizer is not None and not authorizer.is_jwt and authorizer.function_id not in template.functions:
                 raise TemplateError(f"{route.route_key}: authorizer function {authorizer.function_id} not found")
         for event in function.sqs_events:
             if event.queue_id not in template.queues:

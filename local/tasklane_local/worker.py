@@ -15,7 +15,7 @@ from tasklane_local.references import QueueResource
 from tasklane_local.template import SqsEvent
 
 # Named under the service logger (tasklane), so these lines take the functions' log format.
-logger = logging.getLogger("tasklane_local.worker")
+logger = logging.getLogger("tasklane.local.worker")
 
 
 def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:

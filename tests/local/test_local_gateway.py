@@ -246,7 +246,7 @@ def test_route_with_authorizer_none_skips_it(gateway):
 
 
 def test_handler_exception_is_a_logged_500(gateway, caplog):
-    with caplog.at_level(logging.ERROR, logger="tasklane_local.gateway"):
+    with caplog.at_level(logging.ERROR, logger="tasklane.local.gateway"):
         response = gateway.handle("GET", "/boom", ALLOW)
 
     assert response.status == 500

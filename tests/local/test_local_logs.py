@@ -47,8 +47,8 @@ def test_lines_name_their_own_function_while_another_runs(runtime, caplog):
     slow, hello = sys.modules["tasklane_fn_SlowFunction"], sys.modules["tasklane_fn_HelloFunction"]
     # Powertools keeps one set of Lambda keys per logger, appended by inject_lambda_context.
     capture = Capture(slow.logger.registered_formatter)
-    loggers = [logging.getLogger(slow.SERVICE), logging.getLogger("tasklane_local.gateway")]
-    caplog.set_level(logging.INFO, logger="tasklane_local.gateway")
+    loggers = [logging.getLogger(slow.SERVICE), logging.getLogger("tasklane.local.gateway")]
+    caplog.set_level(logging.INFO, logger="tasklane.local.gateway")
     for logger in loggers:
         logger.addHandler(capture)
     template = load_template(FIXTURES / "logs.yaml")

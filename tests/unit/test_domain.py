@@ -38,6 +38,7 @@ def test_outcomes_are_clipped_and_too_many_results_fail_clearly():
     assert not failed.ok and failed.results == [] and "store fewer documents" in failed.status_message
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_unit_tests_cannot_open_a_socket():
     import socket
 

@@ -64,9 +64,17 @@ class Resolver(APIGatewayHttpResolver):
 
     def caller(self) -> Caller:
         """The authorized caller, refused unless its credentials carry this route's scope."""
-        context: dict[str, Any] = (self.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}).get(
-            "lambda"
-        ) or {}
+        authorizer = self.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+        if "jwt" in authorizer:
+            # API Gateway's JWT authorizer: claims arrive as strings, scopes as a list.
+            claims = authorizer["jwt"].get("claims") or {}
+            context: dict[str, Any] = {
+                "tenant": claims.get("tenant"),
+                "principal": claims.get("sub", ""),
+                "scopes": " ".join(authorizer["jwt"].get("scopes") or str(claims.get("scope", "")).split()),
+            }
+        else:
+            context = authorizer.get("lambda") or {}
         tenant = context.get("tenant")
         if not tenant:
             # Only reachable if a route were deployed without the authorizer: refuse, never guess a tenant.

@@ -8,14 +8,12 @@ time taken and how the task ended. The target: every attack under 256 MB above i
 
 from __future__ import annotations
 
-import io
 import json
 import resource
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers"), str(ROOT / "local")]
 
 from tasklane.dap import Engine, RunContext, load_dap  # noqa: E402
 from tasklane.dap.pack import pack_directory  # noqa: E402
+from tests.support import zip_files  # noqa: E402
 
 MANIFEST = "name: Attack\nsteps:\n  - compose: {template: x.txt, as: out}\n  - store: {from: out, id: Out}\n"
 EXAMPLE_PARAMS = {"id": "001", "name": "Acme", "amount": 12.5, "additionalData": {"data1": "abc"}}
@@ -70,13 +69,13 @@ def rss_mb() -> float:
 
 def child(index: int) -> None:
     engine = Engine()
-    warmup = load_dap(_zip({"dap.yaml": MANIFEST, "x.txt": "{{ 1 }}"}))
+    warmup = load_dap(zip_files({"dap.yaml": MANIFEST, "x.txt": "{{ 1 }}"}))
     engine.run(warmup, {}, RunContext(task_id="warmup"))
     if index < 0:
         dap, params = load_dap(pack_directory(ROOT / "examples" / "account-profile")), EXAMPLE_PARAMS
     else:
         _, template, params, extra = CASES[index]
-        dap = load_dap(_zip({"dap.yaml": MANIFEST, "x.txt": template, **extra}))
+        dap = load_dap(zip_files({"dap.yaml": MANIFEST, "x.txt": template, **extra}))
     idle = rss_mb()
     outcome: dict[str, Any] = {}
 
@@ -89,14 +88,6 @@ def child(index: int) -> None:
     worker.start()
     worker.join()
     print(json.dumps({**outcome, "idle_mb": idle, "peak_above_idle_mb": rss_mb() - idle}))
-
-
-def _zip(entries: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def main() -> int:

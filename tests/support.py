@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import importlib.util
 import io
 import json
@@ -58,14 +59,20 @@ class FakeContext:
         return 60_000
 
 
-def function_literals(name: str) -> dict[str, str]:
-    """The plain-string variables template.yaml gives functions/<name>/ alone (its REQUIRED_SCOPE)."""
+@functools.lru_cache(maxsize=1)
+def _own_variables() -> dict[Path, dict[str, str]]:
+    """Per function directory, what template.yaml gives that function alone (its REQUIRED_SCOPE); read once."""
     from tasklane_local.template import load_template
 
-    for function in load_template(ROOT / "template.yaml").functions.values():
-        if function.code_uri == (ROOT / "functions" / name).resolve():
-            return {k: v for k, v in function.environment.items() if isinstance(v, str) and k == "REQUIRED_SCOPE"}
-    return {}
+    return {
+        function.code_uri: {k: v for k, v in function.environment.items() if isinstance(v, str) and k == "REQUIRED_SCOPE"}
+        for function in load_template(ROOT / "template.yaml").functions.values()
+    }
+
+
+def function_literals(name: str) -> dict[str, str]:
+    """The plain-string variables template.yaml gives functions/<name>/ alone (its REQUIRED_SCOPE)."""
+    return dict(_own_variables().get((ROOT / "functions" / name).resolve(), {}))
 
 
 def load_function(name: str) -> ModuleType:

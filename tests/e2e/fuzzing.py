@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
+
+from tests.support import zip_files
 
 BOUNDARY = "fuzzboundary"
 
@@ -110,14 +111,6 @@ manifests = st.one_of(
 )
 
 
-def zip_of(files: dict[str, str | bytes], junk: bytes = b"") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return junk + buffer.getvalue()
-
-
 VALID_MANIFEST = _yaml_of(
     {
         "name": "Fuzz",
@@ -129,10 +122,10 @@ VALID_MANIFEST = _yaml_of(
     }
 )
 daps = st.one_of(
-    templates_text.map(lambda text: zip_of({"dap.yaml": VALID_MANIFEST, "t.txt": text})),
-    templates_text.map(lambda text: zip_of({"dap.yaml": VALID_MANIFEST, "t.txt": text})),
+    templates_text.map(lambda text: zip_files({"dap.yaml": VALID_MANIFEST, "t.txt": text})),
+    templates_text.map(lambda text: zip_files({"dap.yaml": VALID_MANIFEST, "t.txt": text})),
     st.builds(
-        lambda manifest, text, junk: zip_of({"dap.yaml": manifest, "t.txt": text, "t.html": text}, junk),
+        lambda manifest, text, junk: junk + zip_files({"dap.yaml": manifest, "t.txt": text, "t.html": text}),
         manifests,
         templates_text,
         st.sampled_from([b"", b"", b"", b"junk before the zip"]),

@@ -9,13 +9,14 @@ import pytest
 from moto import mock_aws
 
 from tasklane.api import idempotency
+from tasklane.domain import templates
 from tasklane import config
 from tasklane_local.aws import Provisioner
 from tasklane_local.references import ReferenceResolver
 from tasklane_local.template import load_template
 from tasklane.storage import Backends, get_backends
 from tasklane.storage.clients import aws_client
-from tests.support import ROOT, FakeContext
+from tests.support import ROOT, FakeContext, simple_dap
 
 TEMPLATE = load_template(ROOT / "template.yaml")
 PARAMETERS = {
@@ -43,6 +44,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Backends]:
         _clear_caches()
         yield get_backends()
         _clear_caches()
+
+
+@pytest.fixture
+def template_id(aws: Backends) -> str:
+    """The simple text DAP, stored for tenant acme."""
+    return templates.upload(aws, "acme", simple_dap()).id
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tasklane.domain import templates
 from tasklane.domain.records import UnitMessage
 from tests.integration.test_task_api import queued_messages
 from tests.support import bucket, dynamodb, queue_url, s3, sqs, table, FixedClock, body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
@@ -19,11 +18,6 @@ NAMES = ("post_batch", "get_batch", "get_batch_task", "get_license", "post_task"
 @pytest.fixture
 def handlers(aws):
     return {name: load_function(name).lambda_handler for name in NAMES}
-
-
-@pytest.fixture
-def template_id(aws) -> str:
-    return templates.upload(aws, "acme", simple_dap()).id
 
 
 def post(handlers, ctx, body: dict[str, Any], tenant: str = "acme") -> dict[str, Any]:

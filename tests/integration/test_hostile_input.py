@@ -15,17 +15,17 @@ from tasklane.domain.execution import MAX_OUTCOME_BYTES, UNREADABLE
 from tasklane.storage.documents import content_disposition
 from tests.integration.test_authorizer import bearer, request, rs256  # noqa: F401  (fixture)
 from tests.support import (
-    bucket,
-    queue_url,
-    s3,
-    sqs,
     body_of,
+    bucket,
     dap_part,
     http_event,
     json_part,
     load_function,
     multipart,
+    queue_url,
+    s3,
     simple_dap,
+    sqs,
     sqs_records,
     zip_files,
 )
@@ -36,11 +36,6 @@ NAMES = ("post_task", "get_task", "post_batch", "get_batch", "get_batch_task", "
 @pytest.fixture
 def handlers(aws):
     return {name: load_function(name).lambda_handler for name in NAMES}
-
-
-@pytest.fixture
-def template_id(aws) -> str:
-    return templates.upload(aws, "acme", simple_dap()).id
 
 
 def nested(depth: int) -> Any:

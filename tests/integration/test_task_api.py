@@ -34,11 +34,6 @@ def handlers(aws):
     return {name: load_function(name).lambda_handler for name in ("post_task", "get_task", "worker")}
 
 
-@pytest.fixture
-def template_id(aws) -> str:
-    return templates.upload(aws, "acme", simple_dap()).id
-
-
 def queued_messages(aws) -> list[dict[str, Any]]:
     client = sqs()
     answer = client.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, VisibilityTimeout=0)

@@ -37,8 +37,9 @@ logger = Logger(child=True)
 MAX_BATCH_INPUT_BYTES = 8 * 1024 * 1024
 
 
-def _encoded_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":")))
+def _entry_size(key: str, value_size: int) -> int:
+    """`"key":value` inside the params object."""
+    return document_tasks.encoded_size(key) + 1 + value_size
 
 
 def merge_part_params(tasks: list[BatchTask], parts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -54,7 +55,7 @@ def merge_part_params(tasks: list[BatchTask], parts: dict[str, Any]) -> list[dic
     total = 0
     for i, task in enumerate(tasks):
         params = dict(task.params)
-        entry_sizes = {key: _encoded_size(key) + 1 + _encoded_size(value) for key, value in params.items()}
+        entry_sizes = {key: _entry_size(key, document_tasks.encoded_size(value)) for key, value in params.items()}
         for j, link in enumerate(task.links):
             if link.part_name not in parts:
                 problems.append(
@@ -66,9 +67,9 @@ def merge_part_params(tasks: list[BatchTask], parts: dict[str, Any]) -> list[dic
                 )
                 continue
             if link.part_name not in part_sizes:
-                part_sizes[link.part_name] = _encoded_size(parts[link.part_name])
+                part_sizes[link.part_name] = document_tasks.encoded_size(parts[link.part_name])
             params[link.param_name] = parts[link.part_name]
-            entry_sizes[link.param_name] = _encoded_size(link.param_name) + 1 + part_sizes[link.part_name]
+            entry_sizes[link.param_name] = _entry_size(link.param_name, part_sizes[link.part_name])
         size = 2 + sum(entry_sizes.values()) + max(len(entry_sizes) - 1, 0)
         if size > document_tasks.MAX_PARAMS_BYTES:
             problems.append(

@@ -22,6 +22,11 @@ logger = Logger(child=True)
 MAX_PARAMS_BYTES = 200 * 1024
 
 
+def encoded_size(value: object) -> int:
+    """Bytes of `value` as it is stored and queued: compact JSON, non-ASCII escaped."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
 def new_task_id() -> str:
     return f"t-{uuid.uuid4().hex}"
 
@@ -30,7 +35,7 @@ def submit(backends: Backends, tenant: str, submission: TaskSubmission) -> Accep
     """Validate everything, then store the task as Queued and enqueue it, or leave nothing behind."""
     params = submission.params
     require_supported(submission.integration)
-    size = len(json.dumps(params, separators=(",", ":")).encode())
+    size = encoded_size(params)
     if size > MAX_PARAMS_BYTES:
         raise PayloadTooLarge(
             f"params take {size} bytes; a task takes at most {MAX_PARAMS_BYTES}",

@@ -23,11 +23,11 @@ from tasklane.domain.records import STATUS_TTL_SECONDS, BatchRecord, BatchState,
 from tasklane.storage.units import (
     OWNED_BY_RUN,
     claim_request,
-    expired,
     key,
     n,
     outcome_from_json,
     outcome_to_json,
+    read,
     s,
     updated,
 )
@@ -96,9 +96,9 @@ class BatchStore:
         return updated(self.set_batch_state, tenant=tenant, batch_id=batch_id, expected=expected, new=new)
 
     def get_batch(self, tenant: str, batch_id: str, now_epoch: int) -> BatchRecord | None:
-        # Consistent: a GET right after the 202, or a worker right after the commit, must see Accepted.
-        item = self._ddb.get_item(TableName=self._table, Key=batch_key(tenant, batch_id), ConsistentRead=True).get("Item")
-        if item is None or expired(item, now_epoch):
+        # A worker right after the commit must see Accepted too.
+        item = read(self._ddb, self._table, batch_key(tenant, batch_id), now_epoch)
+        if item is None:
             return None
         return BatchRecord(
             tenant=tenant,
@@ -114,9 +114,7 @@ class BatchStore:
         )
 
     def get_chunk(self, tenant: str, batch_id: str, index: int) -> ChunkRow | None:
-        item = self._ddb.get_item(
-            TableName=self._table, Key=chunk_key(tenant, batch_id, index), ConsistentRead=True
-        ).get("Item")
+        item = read(self._ddb, self._table, chunk_key(tenant, batch_id, index))
         return _chunk_from_item(item) if item else None
 
     def chunks(self, tenant: str, batch_id: str) -> list[ChunkRow]:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tasklane.domain.records import DocumentTaskRecord, LogLine, RunUnit, StoredResult, TaskOutcome, UnitState
-from tasklane.storage.units import OWNED_BY_RUN, claim_request, expired, key, n, s, updated
+from tasklane.storage.units import OWNED_BY_RUN, claim_request, key, n, read, s, updated
 
 
 def task_key(tenant: str, task_id: str) -> dict[str, Any]:
@@ -38,9 +38,8 @@ class DocumentTaskStore:
         self._ddb.delete_item(TableName=self._table, Key=task_key(tenant, task_id))
 
     def get_task(self, tenant: str, task_id: str, now_epoch: int) -> DocumentTaskRecord | None:
-        # Consistent: a GET right after the 202 must see the task.
-        item = self._ddb.get_item(TableName=self._table, Key=task_key(tenant, task_id), ConsistentRead=True).get("Item")
-        if item is None or expired(item, now_epoch):
+        item = read(self._ddb, self._table, task_key(tenant, task_id), now_epoch)
+        if item is None:
             return None
         return DocumentTaskRecord(
             tenant=tenant,

@@ -52,6 +52,15 @@ def expired(item: dict[str, Any], now_epoch: int) -> bool:
     return "expiresAt" in item and int(item["expiresAt"]["N"]) <= now_epoch
 
 
+def read(client: Any, table: str, item_key: dict[str, Any], now_epoch: int | None = None) -> dict[str, Any] | None:
+    """One item, read consistently (a GET right after a write must see it); with `now_epoch`,
+    an expired item reads as absent."""
+    item: dict[str, Any] | None = client.get_item(TableName=table, Key=item_key, ConsistentRead=True).get("Item")
+    if item is None or (now_epoch is not None and expired(item, now_epoch)):
+        return None
+    return item
+
+
 def outcome_to_json(outcome: TaskOutcome) -> dict[str, Any]:
     return asdict(outcome)
 

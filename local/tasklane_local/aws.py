@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 
 from tasklane_local.environ import EnvironmentPatch
 from tasklane_local.identity import ACCOUNT_ID, current_region
+from tasklane_local.serving import ServingThread
 from tasklane_local.references import QueueResource, ReferenceResolver, Resources
 from tasklane_local.template import Bucket, Queue, Table, Template, TemplateError
 from tasklane_local.transactions import TRANSACT_WRITE_ITEMS, transact_write_items
@@ -99,17 +100,11 @@ class MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = BoundedInstanceTracking(SerializedDynamoDB(DomainDispatcherApplication(create_backend_app)))
         # Loopback unless told otherwise (moto's own server binds 0.0.0.0:5000).
-        self._server = make_server(host, port, app, threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="tasklane-moto",
-            daemon=True,
-        )
-        self.endpoint = f"http://{host}:{self._server.server_address[1]}"
+        self._serving = ServingThread(make_server(host, port, app, threaded=True), "tasklane-moto")
+        self.endpoint = f"http://{host}:{self._serving.host_and_port[1]}"
 
     def start(self) -> str:
-        self._thread.start()
+        self._serving.start()
         return self.endpoint
 
     def reset(self) -> None:
@@ -118,10 +113,7 @@ class MotoServer:
             response.read()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
+        self._serving.stop()
 
 
 def _s3_lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:

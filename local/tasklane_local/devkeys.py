@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tasklane_local.serving import ServingThread
 
 DEV_ISSUER = "tasklane-local"
 DEV_AUDIENCE = "tasklane"
@@ -148,26 +149,16 @@ class JwksServer:
 
     def __init__(self, state_dir: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
         keys = ensure_dev_keys(state_dir)
-        self._server = _JwksHTTPServer((host, port), keys.jwks_path)
-        # A short poll interval: stop() waits up to one interval for the loop to notice.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="tasklane-jwks",
-            daemon=True,
-        )
-        bound_host, bound_port = self._server.server_address[:2]
-        self.url = f"http://{bound_host!s}:{bound_port}{JWKS_PATH}"
+        self._serving = ServingThread(_JwksHTTPServer((host, port), keys.jwks_path), "tasklane-jwks")
+        bound_host, bound_port = self._serving.host_and_port
+        self.url = f"http://{bound_host}:{bound_port}{JWKS_PATH}"
 
     def start(self) -> str:
-        self._thread.start()
+        self._serving.start()
         return self.url
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
+        self._serving.stop()
 
 
 def dev_parameters(jwks_url: str) -> dict[str, str]:

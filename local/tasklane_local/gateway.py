@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tasklane_local.jwt_authorizer import JwtAuthorizer
+from tasklane_local.serving import ServingThread
 from tasklane_local.identity import ACCOUNT_ID, API_ID, DEFAULT_REGION
 from tasklane_local.lambda_runtime import LAMBDA_LOG_KEYS, Invocable, log_tags
 from tasklane_local.template import Authorizer, HttpRoute
@@ -266,14 +266,13 @@ class EventBuilder:
         return event
 
     def handler_event(
-        self, request: HttpRequest, match: RouteMatch, authorizer_context: Mapping[str, Any] | None
+        self, request: HttpRequest, match: RouteMatch, authorizer: Mapping[str, Any] | None
     ) -> dict[str, Any]:
-        """`authorizer_context`: a Lambda authorizer's context, or a JWT authorizer's {"jwt": ...} entry."""
+        """`authorizer`: requestContext.authorizer as the route's authorizer fills it ({"lambda": ...} or {"jwt": ...})."""
         event = {"version": "2.0", **self._common(request, match)}
         context = self._request_context(request, match.route)
-        if authorizer_context is not None:
-            jwt_entry = authorizer_context.get("jwt") if match.route.authorizer and match.route.authorizer.is_jwt else None
-            context["authorizer"] = {"jwt": jwt_entry} if jwt_entry is not None else {"lambda": dict(authorizer_context)}
+        if authorizer is not None:
+            context["authorizer"] = dict(authorizer)
         event["requestContext"] = context
         event["isBase64Encoded"] = False
         if request.body:
@@ -430,7 +429,7 @@ class Gateway:
             outcome = authorizer.authorize(self._events.authorizer_event(request, match))
             if isinstance(outcome, LocalResponse):
                 return dataclasses.replace(outcome, function=authorizer.function_name)
-            authorizer_context = outcome
+            authorizer_context = {"lambda": outcome}
         event = self._events.handler_event(request, match, authorizer_context)
         function = self._functions[match.route.function_id]
         try:
@@ -629,23 +628,13 @@ class GatewayServer:
         port: int = 3000,
         read_timeout: float = READ_TIMEOUT_SECONDS,
     ) -> None:
-        self._server = _GatewayHTTPServer((host, port), gateway, read_timeout)
-        # A short poll interval: stop() waits up to one interval for the loop to notice.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="tasklane-gateway",
-            daemon=True,
-        )
-        bound_host, bound_port = self._server.server_address[:2]
-        self.url = f"http://{bound_host!s}:{bound_port}"
+        self._serving = ServingThread(_GatewayHTTPServer((host, port), gateway, read_timeout), "tasklane-gateway")
+        bound_host, bound_port = self._serving.host_and_port
+        self.url = f"http://{bound_host}:{bound_port}"
 
     def start(self) -> str:
-        self._thread.start()
+        self._serving.start()
         return self.url
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
+        self._serving.stop()

@@ -136,6 +136,37 @@ def http_event(
     return ev
 
 
+def jwt_event(
+    name: str,
+    *,
+    tenant: str = "acme",
+    scopes: tuple[str, ...] = ("OR.Tasks",),
+    folders: list[int] | None = None,
+    body: dict[str, Any] | str | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """events/<name>.json as API Gateway's JWT authorizer passes it on: claims as strings, a list
+    claim as "[a b]", the granted scopes as a list."""
+    ev = event(name)
+    claims = ev["requestContext"]["authorizer"]["jwt"]["claims"]
+    claims.update({"tenant": tenant, "sub": f"{tenant}-user", "scope": " ".join(scopes)})
+    if folders is not None:
+        claims["folders"] = "[" + " ".join(str(f) for f in folders) + "]"
+    ev["requestContext"]["authorizer"]["jwt"]["scopes"] = list(scopes)
+    ev["requestContext"]["requestId"] = request_id or uuid.uuid4().hex
+    ev["queryStringParameters"] = query
+    ev["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    if body is not None:
+        ev["body"] = body if isinstance(body, str) else json.dumps(body)
+        ev["headers"]["content-type"] = "application/json"
+    else:
+        ev.pop("body", None)
+    ev["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
+    return ev
+
+
 def multipart(parts: list[tuple[str, str | None, str, bytes]], boundary: str = "boundary42") -> tuple[bytes, str]:
     """parts: (name, filename or None, content type, data)."""
     out = io.BytesIO()

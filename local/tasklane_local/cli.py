@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", required=True)
     token.add_argument("--scope", action="append", required=True, dest="scopes")
     token.add_argument("--ttl", type=int, default=3600, help="seconds")
+    token.add_argument(
+        "--folder",
+        action="append",
+        type=int,
+        dest="folders",
+        help="a GenericTasks folder id the token reaches (repeatable; without it, every folder)",
+    )
 
     apikey = commands.add_parser("apikey", help="API keys in the running local stack")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)
@@ -86,7 +93,8 @@ def run_local(args: argparse.Namespace) -> int:
             print(f"AWS (moto) at:      {stack.aws_endpoint}  (set AWS_ENDPOINT_URL to use it)")
             print(f"State:              {stack.state_dir}")
             print("Credentials:")
-            print("  tasklane token --tenant <tenant> --scope <scope>   # bearer token")
+            print("  tasklane token --tenant <tenant> --scope <scope>   # bearer token (tasks:read, tasks:write,")
+            print("                                                     #   OR.Tasks, OR.Tasks.Read, OR.Tasks.Write)")
             print("  tasklane apikey create --tenant <tenant>           # API key")
             print("Ctrl-C to stop.", flush=True)
             stop.wait()
@@ -95,7 +103,7 @@ def run_local(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    print(devkeys.issue_token(args.tenant, args.scopes, default_state_dir(), ttl_seconds=args.ttl))
+    print(devkeys.issue_token(args.tenant, args.scopes, default_state_dir(), ttl_seconds=args.ttl, folders=args.folders))
     return 0
 
 

@@ -100,10 +100,12 @@ def issue_token(
     audience: str = DEV_AUDIENCE,
     ttl_seconds: int = 3600,
     now: float | None = None,
+    folders: Iterable[int] | None = None,
 ) -> str:
+    """A dev token for `tenant` with `scopes`; `folders` adds the claim that limits GenericTasks to those folders."""
     keys = ensure_dev_keys(state_dir)
     issued_at = int(time.time() if now is None else now)
-    claims = {
+    claims: dict[str, Any] = {
         "iss": issuer,
         "aud": audience,
         "sub": tenant,
@@ -113,6 +115,8 @@ def issue_token(
         "iat": issued_at,
         "exp": issued_at + ttl_seconds,
     }
+    if folders is not None:
+        claims["folders"] = list(folders)
     token: str = jwt.encode(claims, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
     return token
 

@@ -254,7 +254,13 @@ class EventBuilder:
             "routeKey": match.route.route_key,
             "rawPath": request.raw_path,
             "rawQueryString": request.raw_query,
-            "headers": dict(request.headers),
+            # AWS: API Gateway adds the X-Forwarded-* headers; locally the scheme is plain http.
+            "headers": {
+                **dict(request.headers),
+                "x-forwarded-for": request.source_ip,
+                "x-forwarded-port": request.headers.get("host", "").rpartition(":")[2] or "80",
+                "x-forwarded-proto": "http",
+            },
         }
         if request.cookies:
             event["cookies"] = list(request.cookies)

@@ -123,6 +123,9 @@ def test_json_request_becomes_a_payload_2_event(gateway):
             "x-dup": "1,2",
             "user-agent": "pytest",
             "host": "127.0.0.1:3000",
+            "x-forwarded-for": "10.0.0.7",
+            "x-forwarded-port": "3000",
+            "x-forwarded-proto": "http",
         },
         "queryStringParameters": {"tag": "a,b", "empty": "", "q": "x y"},
         "body": '{"name": "café"}',
@@ -207,7 +210,12 @@ def test_authorizer_event_is_a_payload_2_request_event():
     assert event["rawPath"] == "/v1/task"
     assert event["rawQueryString"] == "x=1"
     assert event["cookies"] == ["c=1"]
-    assert event["headers"] == {"authorization": "Bearer t"}
+    assert event["headers"] == {
+        "authorization": "Bearer t",
+        "x-forwarded-for": "127.0.0.1",
+        "x-forwarded-port": "80",
+        "x-forwarded-proto": "http",
+    }
     assert event["queryStringParameters"] == {"x": "1"}
     assert event["requestContext"]["http"]["method"] == "POST"
     assert "body" not in event and "authorizer" not in event["requestContext"]

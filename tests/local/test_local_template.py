@@ -32,11 +32,15 @@ def test_every_http_api_event_in_the_real_template_is_a_route():
         if event["Type"] == "HttpApi"
     }
 
-    # Then the model serves exactly those, each behind the Lambda authorizer
+    # Then the model serves exactly those: GenericTasks routes behind API Gateway's JWT authorizer,
+    # every other behind the Lambda authorizer
     routes = {(r.function_id, r.method, r.path) for r in template.routes}
     assert declared and routes == declared
     for route in template.routes:
         assert route.authorizer is not None
+        if route.path.startswith(("/tasks/", "/odata/")):
+            assert route.authorizer.is_jwt and route.scopes, route.route_key
+            continue
         assert route.authorizer.function_id == "AuthorizerFunction"
         assert route.authorizer.payload_version == "2.0"
         assert route.authorizer.simple_responses

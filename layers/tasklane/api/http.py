@@ -5,7 +5,9 @@ domain errors rendered by the family's error format, in this one place.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -13,8 +15,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel
 
 from tasklane.domain.errors import Forbidden, TasklaneError, Unauthorized
+from tasklane.domain.tenants import TENANT_PATTERN
 
 logger = Logger(child=True)
+_request_id: ContextVar[str] = ContextVar("request_id", default="")
+
+
+def request_id() -> str:
+    """API Gateway's id of the request being answered (error bodies that carry a trace id use it)."""
+    return _request_id.get()
 
 
 class ErrorFormat(Protocol):
@@ -34,6 +43,8 @@ class Caller:
     tenant: str
     principal: str
     scopes: frozenset[str]
+    # A JWT authorizer's claims, as strings (the families that read more than tenant and scopes).
+    claims: Mapping[str, str] = field(default_factory=dict)
 
 
 def json_response(status: int, body: BaseModel) -> Response[str]:
@@ -41,9 +52,11 @@ def json_response(status: int, body: BaseModel) -> Response[str]:
 
 
 class Resolver(APIGatewayHttpResolver):
-    """A function's resolver: `required_scope` is the scope template.yaml declares beside its route."""
+    """A function's resolver: `required_scope` is the scope template.yaml declares beside its route
+    (REQUIRED_SCOPE, for routes behind the Lambda authorizer). None: the route is behind API Gateway's
+    JWT authorizer, which enforced the route's AuthorizationScopes before the function ran."""
 
-    def __init__(self, errors: ErrorFormat, required_scope: str) -> None:
+    def __init__(self, errors: ErrorFormat, required_scope: str | None) -> None:
         super().__init__()
         self.errors = errors
         self.required_scope = required_scope
@@ -62,12 +75,20 @@ class Resolver(APIGatewayHttpResolver):
         def _not_found(_: Exception) -> Response[str]:
             return json_response(404, errors.not_found())
 
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        token = _request_id.set(str((event.get("requestContext") or {}).get("requestId", "")))
+        try:
+            return super().resolve(event, context)
+        finally:
+            _request_id.reset(token)
+
     def caller(self) -> Caller:
         """The authorized caller, refused unless its credentials carry this route's scope."""
         authorizer = self.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+        claims: dict[str, str] = {}
         if "jwt" in authorizer:
             # API Gateway's JWT authorizer: claims arrive as strings, scopes as a list.
-            claims = authorizer["jwt"].get("claims") or {}
+            claims = {str(k): str(v) for k, v in (authorizer["jwt"].get("claims") or {}).items()}
             context: dict[str, Any] = {
                 "tenant": claims.get("tenant"),
                 "principal": claims.get("sub", ""),
@@ -76,13 +97,17 @@ class Resolver(APIGatewayHttpResolver):
         else:
             context = authorizer.get("lambda") or {}
         tenant = context.get("tenant")
-        if not tenant:
-            # Only reachable if a route were deployed without the authorizer: refuse, never guess a tenant.
+        if not tenant or not TENANT_PATTERN.fullmatch(str(tenant)):
+            # Only reachable if a route were deployed without an authorizer, or a token names no valid
+            # tenant: refuse, never guess a tenant.
             raise Unauthorized("No authorized caller on this request")
         scopes = frozenset(str(context.get("scopes", "")).split())
-        if self.required_scope not in scopes:
+        if self.required_scope is None:
+            if "jwt" not in authorizer:
+                raise Forbidden("This route answers callers its JWT authorizer admitted only")
+        elif self.required_scope not in scopes:
             raise Forbidden(f"This call needs the scope {self.required_scope}")
-        return Caller(tenant=str(tenant), principal=str(context.get("principal", "")), scopes=scopes)
+        return Caller(tenant=str(tenant), principal=str(context.get("principal", "")), scopes=scopes, claims=claims)
 
     def raw_body(self) -> bytes:
         event = self.current_event

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 import jwt
 
 from tasklane.config import TokenSettings
+from tasklane.domain.tenants import TENANT_PATTERN
 from tasklane.storage.apikeys import ApiKeyStore
 from tasklane.timeutil import iso, now
 
@@ -22,7 +22,6 @@ READ = "tasks:read"
 WRITE = "tasks:write"
 # Dynamo's header pair is the document family's credential: a key carries that family's scopes only.
 API_KEY_SCOPES = frozenset({READ, WRITE})
-TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)

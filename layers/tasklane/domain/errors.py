@@ -38,6 +38,12 @@ class BadRequest(TasklaneError):
     code = "bad_request"
 
 
+class MissingReference(BadRequest):
+    """400: the body names something (a catalog) that does not exist where it must."""
+
+    code = "missing_reference"
+
+
 class Unauthorized(TasklaneError):
     status = 401
     code = "unauthorized"
@@ -60,6 +66,27 @@ class Forbidden(TasklaneError):
 class NotFound(TasklaneError):
     status = 404
     code = "not_found"
+
+
+class FolderForbidden(Forbidden):
+    """403: the caller's token does not reach the folder the request names."""
+
+    code = "folder_forbidden"
+
+
+class FolderNotFound(NotFound):
+    code = "folder_not_found"
+
+
+class Conflict(TasklaneError):
+    """409: the request is well formed but the resource's current state refuses it."""
+
+    status = 409
+    code = "conflict"
+
+
+class NameTaken(Conflict):
+    code = "name_taken"
 
 
 class IdempotencyInProgress(TasklaneError):

@@ -12,6 +12,10 @@ from tasklane.domain.records import RunUnit
 from tasklane.config import BucketSettings, QueueSettings, QuotaSettings, TableSettings, load
 from tasklane.storage.apikeys import ApiKeyStore
 from tasklane.storage.clients import aws_client
+from tasklane.storage.counters import IdCounter
+from tasklane.storage.folders import FolderStore
+from tasklane.storage.generic_tasks import GenericTaskStore
+from tasklane.storage.task_catalogs import TaskCatalogStore
 from tasklane.storage.documents import DocumentBucket
 from tasklane.storage.licenses import LicenseStore
 from tasklane.storage.queue import TaskQueue
@@ -55,6 +59,22 @@ class Backends:
     @cached_property
     def queue(self) -> TaskQueue:
         return TaskQueue(aws_client("sqs"), load(QueueSettings).task_queue_url)
+
+    @cached_property
+    def counters(self) -> IdCounter:
+        return IdCounter(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def folders(self) -> FolderStore:
+        return FolderStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def task_catalogs(self) -> TaskCatalogStore:
+        return TaskCatalogStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def generic_tasks(self) -> GenericTaskStore:
+        return GenericTaskStore(aws_client("dynamodb"), load(TableSettings).table_name)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,39 @@
+"""POST /odata/Folders: a folder under Shared or under another folder; 201 with its id and key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tasklane.api.generic_tasks import errors, presenters, requests
+from tasklane.api.generic_tasks.models import CreateFolderRequest
+from tasklane.api.http import Resolver, json_response
+from tasklane.config import TableSettings, load
+from tasklane.domain import folders
+from tasklane.storage import get_backends
+
+
+class Config(TableSettings):
+    """What this function reads; template.yaml gives it exactly these variables."""
+
+
+config = load(Config)
+logger = Logger()
+app = Resolver(errors, required_scope=None)
+
+
+@app.post("/odata/Folders")
+def create_folder() -> Response[str]:
+    access = requests.folder_access(app.caller())
+    request = requests.body(CreateFolderRequest, app.raw_body(), app.content_type())
+    folder = folders.create(get_backends(), access, request.DisplayName, request.ParentId)
+    return json_response(201, presenters.folder(folder))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

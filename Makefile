@@ -54,6 +54,7 @@ fuzz: install
 bench: install
 	$(PY) benchmarks/cold_imports.py
 	$(PY) benchmarks/batch.py
+	$(PY) benchmarks/generic_tasks.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .tasklane

@@ -469,6 +469,9 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     """Bytes in, Gateway.handle, bytes out; nothing else happens here."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes; with Nagle's algorithm on, the body waits for the
+    # client's delayed ACK of the headers (about 40 ms on Linux), on every response.
+    disable_nagle_algorithm = True
     server: _GatewayHTTPServer
     # The answer being sent, for the access line's tags.
     _answer: LocalResponse | None = None

@@ -155,3 +155,19 @@ def test_binary_body_with_content_length_still_works(address):
 
     assert response.status == 200
     assert base64.b64decode(event["body"]) == data
+
+
+def test_keep_alive_responses_do_not_wait_for_delayed_acks(address):
+    # With Nagle's algorithm on, each response's body waits ~40 ms for the client's delayed ACK
+    # of its headers: 20 requests would take 0.8 s at least. Without it, a few ms each.
+    with socket.create_connection(address, timeout=CLIENT_TIMEOUT) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        started = time.perf_counter()
+        for _ in range(20):
+            sock.sendall(request(POST + "Content-Length: 2\n", b"hi"))
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            response.read()
+            assert response.status == 200
+        elapsed = time.perf_counter() - started
+    assert elapsed < 0.6, f"20 keep-alive requests took {elapsed:.2f} s"

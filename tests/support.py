@@ -146,14 +146,16 @@ def jwt_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     request_id: str | None = None,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """events/<name>.json as API Gateway's JWT authorizer passes it on: claims as strings, a list
     claim as "[a b]", the granted scopes as a list."""
     ev = event(name)
-    claims = ev["requestContext"]["authorizer"]["jwt"]["claims"]
-    claims.update({"tenant": tenant, "sub": f"{tenant}-user", "scope": " ".join(scopes)})
+    token_claims = ev["requestContext"]["authorizer"]["jwt"]["claims"]
+    token_claims.update({"tenant": tenant, "sub": f"{tenant}-user", "scope": " ".join(scopes)})
     if folders is not None:
-        claims["folders"] = "[" + " ".join(str(f) for f in folders) + "]"
+        token_claims["folders"] = "[" + " ".join(str(f) for f in folders) + "]"
+    token_claims.update(claims or {})
     ev["requestContext"]["authorizer"]["jwt"]["scopes"] = list(scopes)
     ev["requestContext"]["requestId"] = request_id or uuid.uuid4().hex
     ev["queryStringParameters"] = query

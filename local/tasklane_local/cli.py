@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="folders",
         help="a GenericTasks folder id the token reaches (repeatable; without it, every folder)",
     )
+    token.add_argument("--team", help="the jobs team the token is limited to (without it, every team)")
 
     apikey = commands.add_parser("apikey", help="API keys in the running local stack")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)
@@ -94,7 +95,8 @@ def run_local(args: argparse.Namespace) -> int:
             print(f"State:              {stack.state_dir}")
             print("Credentials:")
             print("  tasklane token --tenant <tenant> --scope <scope>   # bearer token (tasks:read, tasks:write,")
-            print("                                                     #   OR.Tasks, OR.Tasks.Read, OR.Tasks.Write)")
+            print("                                                     #   OR.Tasks, OR.Tasks.Read, OR.Tasks.Write,")
+            print("                                                     #   workflow.execute, job.read, job.read_all, job.modify, job.admin)")
             print("  tasklane apikey create --tenant <tenant>           # API key")
             print("Ctrl-C to stop.", flush=True)
             stop.wait()
@@ -103,7 +105,7 @@ def run_local(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    print(devkeys.issue_token(args.tenant, args.scopes, default_state_dir(), ttl_seconds=args.ttl, folders=args.folders))
+    print(devkeys.issue_token(args.tenant, args.scopes, default_state_dir(), ttl_seconds=args.ttl, folders=args.folders, team=args.team))
     return 0
 
 

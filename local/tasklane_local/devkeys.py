@@ -101,8 +101,9 @@ def issue_token(
     ttl_seconds: int = 3600,
     now: float | None = None,
     folders: Iterable[int] | None = None,
+    team: str | None = None,
 ) -> str:
-    """A dev token for `tenant` with `scopes`; `folders` adds the claim that limits GenericTasks to those folders."""
+    """A dev token for `tenant` with `scopes`; `folders` limits GenericTasks to those folders, `team` jobs to that team."""
     keys = ensure_dev_keys(state_dir)
     issued_at = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
@@ -117,6 +118,8 @@ def issue_token(
     }
     if folders is not None:
         claims["folders"] = list(folders)
+    if team is not None:
+        claims["team"] = team
     token: str = jwt.encode(claims, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
     return token
 

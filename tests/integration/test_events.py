@@ -26,6 +26,19 @@ EXPECTED = {
     "list_task_catalogs": {200},
     "create_folder": {201},
     "list_folders": {200},
+    "sync_job": {201},
+    "create_job": {201},
+    "get_job": {404},  # the sample job was never synced here
+    "update_job": {404},
+    "list_jobs": {200},
+    "list_workflow_jobs": {200},
+    "abort_job": {404},
+    "assign_job": {404},
+    "add_job_metadata": {404},
+    "delete_job": {404},
+    "put_job_resource": {404},
+    "get_job_resource": {404},
+    "upload_job_resource": {404},
 }
 
 
@@ -39,7 +52,7 @@ def test_there_is_an_event_for_every_function():
 def test_http_events_reach_their_handler(aws, ctx, name):
     answer = load_function(name).lambda_handler(event(name), ctx)
     assert answer["statusCode"] in EXPECTED[name], answer
-    assert "message" in json.loads(answer["body"]) or answer["statusCode"] in (200, 201)
+    assert answer["statusCode"] in (200, 201) or "message" in json.loads(answer["body"])
 
 
 def test_worker_event_is_processed(aws, ctx):

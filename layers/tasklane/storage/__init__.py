@@ -15,6 +15,8 @@ from tasklane.storage.clients import aws_client
 from tasklane.storage.counters import IdCounter
 from tasklane.storage.folders import FolderStore
 from tasklane.storage.generic_tasks import GenericTaskStore
+from tasklane.storage.job_resources import JobResourceBucket
+from tasklane.storage.jobs import JobStore
 from tasklane.storage.task_catalogs import TaskCatalogStore
 from tasklane.storage.documents import DocumentBucket
 from tasklane.storage.licenses import LicenseStore
@@ -75,6 +77,15 @@ class Backends:
     @cached_property
     def generic_tasks(self) -> GenericTaskStore:
         return GenericTaskStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        return JobStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def job_resources(self) -> JobResourceBucket:
+        return JobResourceBucket(aws_client("s3"), load(BucketSettings).bucket_name)
 
 
 @lru_cache(maxsize=1)

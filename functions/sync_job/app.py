@@ -1,0 +1,37 @@
+"""POST /jobs/v1/basicSync: create the job, or merge this sync into it (steps by uniqueStepId, newer wins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tasklane.api.jobs import errors, presenters, requests
+from tasklane.api.http import Resolver, json_response
+from tasklane.config import TableSettings, load
+from tasklane.domain import jobs
+from tasklane.storage import get_backends
+
+
+class Config(TableSettings):
+    """What this function reads; template.yaml gives it exactly these variables."""
+
+
+config = load(Config)
+logger = Logger()
+app = Resolver(errors, required_scope=None)
+
+
+@app.post("/jobs/v1/basicSync")
+def sync_job() -> Response[str]:
+    access = requests.job_access(app.caller())
+    job, created = jobs.sync(get_backends(), access, requests.sync(app.raw_body(), app.content_type()))
+    return json_response(201 if created else 200, presenters.job(job))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

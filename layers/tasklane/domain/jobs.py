@@ -1,0 +1,265 @@
+"""Field-work jobs, synced from offline devices out of order and sometimes twice at once.
+
+basicSync creates a job the tenant does not have, or merges into the one it has:
+- steps merge by uniqueStepId: a stored step is replaced only by a copy with a newer `updated`;
+  new steps are added; a job reads back ordered by stepNumber, then `completed`;
+- the job's document (metadata and the fields beside it) is replaced only when the sync's
+  `metadata.updated` is not older than the stored one: a stale sync changes no metadata, but its
+  new steps still land;
+- Completed and Aborted are final: a sync that would change a final job's status is refused (409)
+  whole, steps included.
+A sync writes the steps it changes (one conditional write each) and then the header, conditional on
+the version it read; a sync that loses that race reads again and merges again. Its step writes were
+conditional on `updated`, so they hold whatever order the writers land in: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from tasklane.domain.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, problem
+from tasklane.domain.job_records import (
+    Job,
+    JobAccess,
+    JobDoc,
+    JobStatus,
+    JobSummary,
+    StepDoc,
+    StepKind,
+    StoredJob,
+    Sync,
+)
+from tasklane.storage import Backends
+from tasklane.timeutil import iso
+
+# One step is one item (400 KB at most); a job is answered whole in one Lambda response (6 MB).
+MAX_STEP_BYTES = 256 * 1024
+MAX_JOB_STEP_BYTES = 4 * 1024 * 1024
+MAX_ATTEMPTS = 16
+# A writer that lost the header race waits a little, at random, before it reads again, so a burst
+# of syncs of one job spreads out instead of colliding again (AWS's "full jitter" backoff).
+BACKOFF_SECONDS = 0.01
+MAX_SKIP = 10_000
+PARALLEL_WRITES = 8
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def _visible(access: JobAccess, stored: StoredJob | None, client_job_id: str) -> StoredJob:
+    if stored is None or not access.allows(stored.doc):
+        raise NotFound(f"Job {client_job_id} does not exist")
+    return stored
+
+
+def _check_steps(steps: list[StepDoc]) -> dict[str, int]:
+    sizes = {}
+    for step in steps:
+        size = _size(step.document)
+        if size > MAX_STEP_BYTES:
+            raise PayloadTooLarge(
+                f"Step {step.unique_id} is {size} bytes as JSON; a step may be at most {MAX_STEP_BYTES}",
+                [problem(f"steps.{step.unique_id}", "too large", "too_large")],
+            )
+        sizes[step.ref] = size
+    return sizes
+
+
+def _write_steps(backends: Backends, tenant: str, client_job_id: str, steps: list[StepDoc]) -> None:
+    if not steps:
+        return
+    store = backends.jobs
+    if len(steps) == 1:
+        store.put_step(tenant, client_job_id, steps[0])
+        return
+    with ThreadPoolExecutor(max_workers=PARALLEL_WRITES) as pool:
+        list(pool.map(lambda step: store.put_step(tenant, client_job_id, step), steps))
+
+
+def _changed(index: Mapping[str, int], steps: list[StepDoc]) -> list[StepDoc]:
+    """The steps the stored job lacks or holds an older copy of (the newest copy when a sync repeats one)."""
+    newest: dict[str, StepDoc] = {}
+    for step in steps:
+        if step.ref not in newest or step.updated > newest[step.ref].updated:
+            newest[step.ref] = step
+    return [step for ref, step in newest.items() if ref not in index or step.updated > index[ref]]
+
+
+def _merged_doc(stored: JobDoc, incoming: JobDoc) -> JobDoc:
+    return incoming if incoming.updated >= stored.updated else stored
+
+
+def _refuse_final_change(stored: StoredJob, incoming: JobDoc) -> None:
+    if stored.doc.status.terminal and incoming.status is not stored.doc.status:
+        raise Conflict(
+            f"Job {stored.doc.client_job_id} is {stored.doc.status.value}, which is final: a sync with status "
+            f"{incoming.status.value} was refused whole and none of its steps were merged"
+        )
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, BACKOFF_SECONDS * min(2**attempt, 32)))
+
+
+def sync(backends: Backends, access: JobAccess, request: Sync) -> tuple[Job, bool]:
+    """Create or merge the job; the job as stored after, and whether this sync created it."""
+    client_job_id = request.doc.client_job_id
+    if not access.allows(request.doc):
+        raise Forbidden(f"This token syncs jobs of team {access.team} only")
+    sizes = _check_steps(request.steps)
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            _back_off(attempt)
+        stored = backends.jobs.header(access.tenant, client_job_id)
+        if stored is not None and not access.allows(stored.doc):
+            raise NotFound(f"Job {client_job_id} does not exist")
+        if stored is not None:
+            _refuse_final_change(stored, request.doc)
+        index = dict(stored.step_index) if stored is not None else {}
+        changed = _changed(index, request.steps)
+        step_bytes = (stored.step_bytes if stored is not None else 0) + sum(sizes[s.ref] for s in changed)
+        if step_bytes > MAX_JOB_STEP_BYTES:
+            raise PayloadTooLarge(f"A job's steps may hold at most {MAX_JOB_STEP_BYTES} bytes of JSON in all")
+        _write_steps(backends, access.tenant, client_job_id, changed)
+        for step in changed:
+            index[step.ref] = max(index.get(step.ref, -1), step.updated)
+        if stored is None:
+            created = StoredJob(
+                job_id=secrets.token_hex(12),
+                created=iso(backends.clock.now()),
+                doc=request.doc,
+                step_index=index,
+                step_bytes=step_bytes,
+                version=1,
+            )
+            if backends.jobs.create_header(access.tenant, created):
+                return _read(backends, access.tenant, created), True
+            continue
+        merged = replace(
+            stored,
+            doc=_merged_doc(stored.doc, request.doc),
+            step_index=index,
+            step_bytes=step_bytes,
+            version=stored.version + 1,
+        )
+        if not changed and merged.doc is stored.doc:
+            return _read(backends, access.tenant, stored), False
+        if backends.jobs.replace_header(access.tenant, merged, stored.version):
+            return _read(backends, access.tenant, merged), False
+    raise ServiceUnavailable(f"Job {client_job_id} is being synced by others; retry")
+
+
+def _read(backends: Backends, tenant: str, stored: StoredJob) -> Job:
+    # A job with no steps in its index has none stored: no Query needed.
+    steps = backends.jobs.steps(tenant, stored.doc.client_job_id) if stored.step_index else []
+    completed = sorted((s for s in steps if s.kind is StepKind.COMPLETED), key=StepDoc.order)
+    cancelled = sorted((s for s in steps if s.kind is StepKind.CANCELLED), key=StepDoc.order)
+    return Job(stored=stored, completed_steps=completed, cancelled_steps=cancelled)
+
+
+def create(backends: Backends, access: JobAccess, request: Sync) -> Job:
+    """POST /jobs/v1: a new job only (409 when the clientJobId exists)."""
+    if backends.jobs.header(access.tenant, request.doc.client_job_id) is not None:
+        raise Conflict(f"Job {request.doc.client_job_id} already exists")
+    job, created = sync(backends, access, request)
+    if not created:
+        raise Conflict(f"Job {request.doc.client_job_id} already exists")
+    return job
+
+
+def get(backends: Backends, access: JobAccess, client_job_id: str) -> Job:
+    return _read(backends, access.tenant, _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id))
+
+
+def _rewrite(
+    backends: Backends, access: JobAccess, client_job_id: str, change: Any, allow_final: bool = False
+) -> Job:
+    """Apply `change(document) -> document` to the job's document under the header's version check."""
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            _back_off(attempt)
+        stored = _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id)
+        if stored.doc.status.terminal and not allow_final:
+            raise Conflict(f"Job {client_job_id} is {stored.doc.status.value}, which is final")
+        document = change(json.loads(json.dumps(stored.doc.document)))
+        merged = replace(stored, doc=JobDoc(client_job_id, document), version=stored.version + 1)
+        if backends.jobs.replace_header(access.tenant, merged, stored.version):
+            return _read(backends, access.tenant, merged)
+    raise ServiceUnavailable(f"Job {client_job_id} is being changed by others; retry")
+
+
+def update_metadata(backends: Backends, access: JobAccess, client_job_id: str, metadata: dict[str, Any]) -> Job:
+    """POST /jobs/v1/{clientJobId}: replace the metadata fields given (clientJobId and status stay)."""
+    fixed = {"clientJobId", "status"}
+    refused = sorted(fixed & set(metadata))
+    if refused:
+        raise BadRequest(
+            f"{', '.join(refused)} cannot be changed here", [problem(f"metadata.{name}", "cannot be changed") for name in refused]
+        )
+
+    def change(document: dict[str, Any]) -> dict[str, Any]:
+        document["metadata"] = {**(document.get("metadata") or {}), **metadata}
+        return document
+
+    return _rewrite(backends, access, client_job_id, change)
+
+
+def add_metadata(backends: Backends, access: JobAccess, client_job_id: str, values: dict[str, str]) -> Job:
+    """POST /jobs/v1/{clientJobId}/metadata: merge a string map into metadata.metadata."""
+
+    def change(document: dict[str, Any]) -> dict[str, Any]:
+        meta = document.setdefault("metadata", {})
+        meta["metadata"] = {**(meta.get("metadata") or {}), **values}
+        return document
+
+    return _rewrite(backends, access, client_job_id, change, allow_final=True)
+
+
+def abort(backends: Backends, access: JobAccess, client_job_id: str, reason: str | None) -> Job:
+    """Only incomplete jobs can be aborted."""
+
+    def change(document: dict[str, Any]) -> dict[str, Any]:
+        meta = document.setdefault("metadata", {})
+        meta["status"] = JobStatus.ABORTED.value
+        meta["abandonReason"] = reason
+        meta["updated"] = iso(backends.clock.now())
+        return document
+
+    return _rewrite(backends, access, client_job_id, change)
+
+
+def assign(backends: Backends, access: JobAccess, client_job_id: str, user_id: str) -> Job:
+    """Not for Aborted or Completed jobs."""
+
+    def change(document: dict[str, Any]) -> dict[str, Any]:
+        document.setdefault("metadata", {})["userId"] = user_id
+        return document
+
+    return _rewrite(backends, access, client_job_id, change)
+
+
+def delete(backends: Backends, access: JobAccess, client_job_id: str) -> None:
+    _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id)
+    backends.jobs.delete(access.tenant, client_job_id)
+    backends.job_resources.delete_all(access.tenant, client_job_id)
+
+
+def page(
+    backends: Backends, access: JobAccess, skip: int, limit: int, workflow_id: str | None = None
+) -> list[JobSummary]:
+    if skip > MAX_SKIP:
+        raise BadRequest(f"skip may be at most {MAX_SKIP}", [problem("skip", f"more than {MAX_SKIP}")])
+    return backends.jobs.page(access.tenant, workflow_id, access.team, skip, limit)
+
+
+def require(backends: Backends, access: JobAccess, client_job_id: str) -> StoredJob:
+    """The job, if the caller may see it (attachments check this first)."""
+    return _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id)

@@ -28,8 +28,9 @@ app = Resolver(errors, required_scope=None)
 @app.post("/odata/Tasks/UiPath.Server.Configuration.OData.AssignTasks")
 def assign_tasks() -> Response[str]:
     access = requests.folder_access(app.caller())
+    ref = requests.folder_ref(app.current_event.headers)
     assignments = requests.assignments(app.raw_body(), app.content_type())
-    failures = generic_tasks.assign(get_backends(), access, assignments)
+    failures = generic_tasks.assign(get_backends(), access, assignments, ref)
     return json_response(200, presenters.assignment_failures(failures))
 
 

@@ -28,8 +28,9 @@ app = Resolver(errors, required_scope=None)
 @app.post("/tasks/GenericTasks/CompleteTask")
 def complete_task() -> Response[str]:
     access = requests.folder_access(app.caller())
+    ref = requests.folder_ref(app.current_event.headers)
     request = requests.completion(app.raw_body(), app.content_type())
-    generic_tasks.complete(get_backends(), access, request.taskId, request.data, request.action)
+    generic_tasks.complete(get_backends(), access, request.taskId, request.data, request.action, ref)
     return Response(status_code=204, body="")
 
 

@@ -38,7 +38,7 @@ def create_task() -> Response[str]:
         app,
         "create_generic_task",
         access.tenant,
-        fingerprint,
+        requests.creation_fingerprint(fingerprint, ref, access),
         lambda: presenters.created(generic_tasks.create(get_backends(), access, ref, new)),
         GenericTaskBody,
     )

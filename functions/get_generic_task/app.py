@@ -29,14 +29,14 @@ app = Resolver(errors, required_scope=None)
 def get_task_by_id() -> Response[str]:
     access = requests.folder_access(app.caller())
     task_id = requests.task_id(app.current_event.query_string_parameters or {})
-    return json_response(200, presenters.task_data(generic_tasks.get(get_backends(), access, task_id)))
+    return json_response(200, presenters.task_data(generic_tasks.get(get_backends(), access, task_id, requests.folder_ref(app.current_event.headers))))
 
 
 @app.get("/tasks/GenericTasks/GetTaskDataByKey")
 def get_task_by_key() -> Response[str]:
     access = requests.folder_access(app.caller())
     task_key = requests.task_key(app.current_event.query_string_parameters or {})
-    return json_response(200, presenters.task_data(generic_tasks.get_by_key(get_backends(), access, task_key)))
+    return json_response(200, presenters.task_data(generic_tasks.get_by_key(get_backends(), access, task_key, requests.folder_ref(app.current_event.headers))))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -235,6 +235,70 @@ def test_ids_are_per_tenant_and_increasing(api):
     assert other == [1, 2] and first == [1, 2, 3]
 
 
+def test_an_idempotency_key_never_answers_another_folder_or_caller(api):
+    other = api.folder("Other")
+    headers = {"Idempotency-Key": "k1"}
+    api.create({"type": 1, "title": "once"}, headers=headers)
+    moved = {**headers, "X-UIPATH-OrganizationUnitId": str(other["Id"])}
+    assert_error(api.call("create_generic_task", body={"type": 1, "title": "once"}, headers=moved), 422, 1000)
+    limited = api.call("create_generic_task", body={"type": 1, "title": "once"}, headers=moved, folders=[other["Id"]])
+    assert limited[0] == 422
+
+
+def test_sizes_are_counted_as_stored_utf8_and_a_form_schema_is_bounded(api):
+    assert api.create({"type": 1, "title": "t", "data": {"text": "€" * 60_000}})["data"]["text"] == "€" * 60_000
+    form = {"type": 6, "title": "f", "taskSchemaKey": str(uuid.uuid4()), "data": {}, "schema": {"s": "x" * 70_000}}
+    assert_error(api.call("create_generic_task", body=form), 413, 1000)
+
+
+def test_folder_names_too_long_for_a_key_are_refused_not_failed(api):
+    parent = None
+    for _ in range(4):
+        body = {"DisplayName": "€" * 99, "ParentId": parent}
+        status, answer = api.call("create_folder", body=body)
+        if status != 201:
+            break
+        parent = answer["Id"]
+    assert (status, answer["errorCode"]) == (400, 1000) and "bytes" in answer["message"]
+    assert_error(api.list(headers={"X-UIPATH-FolderPath": "€" * 1000}), 404, 1100)
+
+
+def test_a_folder_header_restricts_calls_that_find_a_task_by_id(api):
+    other = api.folder("Other")
+    task = api.create({"type": 1, "title": "in shared"})
+    elsewhere = {"X-UIPATH-OrganizationUnitId": str(other["Id"])}
+    assert_error(api.get(task["id"], headers=elsewhere), 404, 1002)
+    assert_error(api.call("complete_generic_task", body={"taskId": task["id"]}, headers=elsewhere), 404, 1002)
+    failures = api.call(
+        "assign_generic_tasks",
+        body={"taskAssignments": [{"TaskId": task["id"], "UserNameOrEmail": "x"}]},
+        headers=elsewhere,
+    )[1]["value"]
+    assert [f["ErrorCode"] for f in failures] == [1002]
+    assert_error(api.get(task["id"], headers={"X-UIPATH-OrganizationUnitId": "x"}), 400, 1000)
+    assert_error(api.get(task["id"], headers={"X-UIPATH-OrganizationUnitId": "99"}), 404, 1100)
+    assert_error(api.get(task["id"], headers={"X-UIPATH-OrganizationUnitId": "1"}, folders=[other["Id"]]), 403, 1100)
+    assert api.get(task["id"], headers={"X-UIPATH-FolderPath": "Shared"})[0] == 200
+    assert api.call("complete_generic_task", body={"taskId": task["id"]}, headers={"X-UIPATH-OrganizationUnitId": "1"})[0] == 204
+
+
+def test_a_limited_token_cannot_tell_a_missing_folder_from_a_forbidden_one(api):
+    mine = api.folder("Mine")
+    api.folder("Hidden")
+    limited = {"folders": [mine["Id"]]}
+    assert_error(api.list(headers={"X-UIPATH-FolderPath": "Hidden"}, **limited), 403, 1100)
+    assert_error(api.list(headers={"X-UIPATH-FolderPath": "Nowhere"}, **limited), 403, 1100)
+    assert_error(api.call("list_task_catalogs", headers={"X-UIPATH-FolderPath": "Hidden"}, **limited), 403, 1100)
+    assert_error(api.call("create_folder", body={"DisplayName": "Top"}, **limited), 403, 1100)
+    assert api.folder("Sub", parent=mine["Id"], **limited)["FullyQualifiedName"] == "Mine/Sub"
+
+
+def test_an_id_beyond_the_index_keys_is_refused(api):
+    for expression in ("Id eq 1000000000000", "Id ge 999999999999999", "Id lt -1"):
+        assert_error(api.list({"$filter": expression}), 400, 1000)
+    assert _ids(api.list({"$filter": "Id le 999999999999 and Id ge 5 and Id lt 3"})) == []
+
+
 def test_an_idempotency_key_returns_the_first_task(api):
     headers = {"Idempotency-Key": "create-once"}
     one = api.create({"type": 1, "title": "once"}, headers=headers)
@@ -273,19 +337,23 @@ def test_a_catalog_needs_a_name(api):
 def test_folders_nest_under_shared_and_are_listed_with_it(api):
     finance = api.folder("Finance")
     assert set(finance) == {"Id", "Key", "DisplayName", "FullyQualifiedName", "ParentId"}
-    assert finance["FullyQualifiedName"] == "Shared/Finance" and finance["Id"] > 1
+    assert finance["FullyQualifiedName"] == "Finance" and finance["Id"] > 1 and finance["ParentId"] is None
     invoices = api.folder("Invoices", parent=finance["Id"])
-    assert invoices["FullyQualifiedName"] == "Shared/Finance/Invoices"
+    assert invoices["FullyQualifiedName"] == "Finance/Invoices" and invoices["ParentId"] == finance["Id"]
+    assert api.folder("Inbox", parent=1)["FullyQualifiedName"] == "Shared/Inbox"
+    assert_error(api.call("create_folder", body={"DisplayName": "shared"}), 409, 1001)
     assert_error(api.call("create_folder", body={"DisplayName": "finance"}), 409, 1001)
     assert_error(api.call("create_folder", body={"DisplayName": "a/b"}), 400, 1000)
     assert_error(api.call("create_folder", body={"DisplayName": "x", "ParentId": 999}), 404, 1100)
     status, listed = api.call("list_folders", query={"$count": "true"})
-    assert status == 200 and listed["@odata.count"] == 3
-    assert [f["FullyQualifiedName"] for f in listed["value"]] == ["Shared", "Shared/Finance", "Shared/Finance/Invoices"]
+    assert status == 200 and listed["@odata.count"] == 4
+    assert [f["FullyQualifiedName"] for f in listed["value"]] == ["Shared", "Finance", "Finance/Invoices", "Shared/Inbox"]
+    assert_error(api.call("list_folders", query={"$top": "1001"}), 400, 1000)
+    assert_error(api.call("list_task_catalogs", query={"$skip": "10001"}), 400, 1000)
 
 
 def test_a_folder_is_named_by_id_path_encoded_path_or_key(api):
-    folder = api.folder("Finanças")
+    folder = api.folder("Finanças", parent=1)
     encoded = base64.b64encode("Shared/Finanças".encode("utf-16-le")).decode()
     ways = [
         {"X-UIPATH-OrganizationUnitId": str(folder["Id"])},
@@ -295,8 +363,10 @@ def test_a_folder_is_named_by_id_path_encoded_path_or_key(api):
     ]
     for headers in ways:
         assert api.create({"type": 1, "title": "t"}, headers=headers)["organizationUnitId"] == folder["Id"]
-    ascii_folder = api.folder("Ops")
-    assert api.create({"type": 1, "title": "t"}, headers={"X-UIPATH-FolderPath": "Shared/Ops"})["organizationUnitId"] == ascii_folder["Id"]
+    finance = api.folder("Finance")
+    invoices = api.folder("Invoices", parent=finance["Id"])
+    named = api.create({"type": 1, "title": "t"}, headers={"X-UIPATH-FolderPath": "finance/INVOICES"})
+    assert named["organizationUnitId"] == invoices["Id"]
     assert api.create({"type": 1, "title": "t"}, headers={"X-UIPATH-FolderPath": "Shared"})["organizationUnitId"] == 1
 
 
@@ -418,6 +488,20 @@ def test_listing_filters_each_field(api, listed_tasks, expression, expected):
 )
 def test_an_option_the_service_cannot_answer_is_400_with_error_1000(api, listed_tasks, query):
     assert_error(api.list(query), 400, 1000)
+
+
+def test_filtered_listings_and_counts_read_on_across_query_pages_within_a_budget(api, listed_tasks, monkeypatch):
+    from tasklane.storage import generic_tasks as store
+
+    ids = [t["id"] for t in listed_tasks]
+    monkeypatch.setattr(store, "PAGE_ENTRIES", 2)
+    assert _ids(api.list({"$filter": "Status eq 0"})) == [ids[i] for i in (0, 3, 4, 5, 6)]
+    assert api.list({"$filter": "Priority eq 'Low'", "$count": "true"})[1]["@odata.count"] == 3
+    monkeypatch.setattr(store, "MAX_EVALUATED", 4)
+    body = assert_error(api.list({"$filter": "Status eq 1", "$top": "5"}), 400, 1000)
+    assert "Id range" in body["message"]
+    assert "$count" in assert_error(api.list({"$count": "true"}), 400, 1000)["message"]
+    assert _ids(api.list({"$top": "3"})) == ids[:3]
 
 
 def test_every_listing_is_a_query_on_an_index_never_a_scan(api, listed_tasks, aws):

@@ -1,9 +1,10 @@
 """Folders: where GenericTasks and their catalogs live, and who may reach them.
 
-Every tenant has the folder `Shared` (id 1) without creating it; others are created under it or
-under each other and named by id, by fully qualified name (`Shared/Finance`) or by key. A token
-with a `folders` claim reaches only those folders: naming another is refused (403), and a task or
-catalog in another reads as absent (404), so a caller cannot learn what it may not see.
+Every tenant has the top-level folder `Shared` (id 1) without creating it; others are created at
+the top level or under another folder, and named by id, by fully qualified name (`Finance/Invoices`)
+or by key. A token with a `folders` claim reaches only those folders: naming another is refused
+(403, whether or not it exists, when it is named by path or key), and a task or catalog in another
+reads as absent (404), so a caller cannot learn what it may not see.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from tasklane.storage.folders import FolderNameTaken
 _SHARED_KEYS = uuid.UUID("6f1e3c52-6c3e-4b0e-9d2a-5a7c1f0e8b11")
 MAX_NAME_CHARS = 100
 MAX_DEPTH = 10
+# A folder's case-folded fully qualified name is part of a DynamoDB key (2,048 bytes at most).
+MAX_PATH_BYTES = 1000
 # Folders are listed whole (they are few and made by people); this keeps that bounded.
 MAX_FOLDERS = 10_000
 
@@ -47,6 +50,8 @@ def _find(backends: Backends, tenant: str, ref: FolderRef) -> Folder | None:
         path = ref.path.strip("/")
         if path.casefold() == default.fully_qualified_name.casefold():
             return default
+        if len(path.casefold().encode()) > MAX_PATH_BYTES:
+            return None
         return backends.folders.by_path(tenant, path)
     if ref.key is not None:
         return default if ref.key.lower() == default.key else backends.folders.by_key(tenant, ref.key)
@@ -58,11 +63,21 @@ def resolve(backends: Backends, access: FolderAccess, ref: FolderRef) -> Folder:
     if ref.id is not None and not access.allows(ref.id):
         raise FolderForbidden(f"You do not have access to folder {ref.id}")
     folder = _find(backends, access.tenant, ref)
+    if folder is None and access.folders is not None and ref.id is None:
+        raise FolderForbidden("You do not have access to this folder")
     if folder is None:
         raise FolderNotFound("The folder does not exist or you do not have access to it")
     if not access.allows(folder.id):
         raise FolderForbidden(f"You do not have access to folder {folder.fully_qualified_name}")
     return folder
+
+
+def named(backends: Backends, access: FolderAccess, ref: FolderRef) -> int | None:
+    """The id of the folder a request names, if it names one (checked as `resolve` does); None if not.
+    Calls that find a task by id take a folder header as a restriction, not as a requirement."""
+    if ref == FolderRef():
+        return None
+    return resolve(backends, access, ref).id
 
 
 def create(backends: Backends, access: FolderAccess, display_name: str, parent_id: int | None) -> Folder:
@@ -74,9 +89,19 @@ def create(backends: Backends, access: FolderAccess, display_name: str, parent_i
         )
     if len(name) > MAX_NAME_CHARS:
         raise BadRequest(f"DisplayName may be at most {MAX_NAME_CHARS} characters", [problem("DisplayName", "too long")])
-    parent = resolve(backends, access, FolderRef(id=parent_id if parent_id is not None else SHARED_FOLDER_ID))
-    if parent.fully_qualified_name.count("/") + 1 >= MAX_DEPTH:
+    parent = resolve(backends, access, FolderRef(id=parent_id)) if parent_id is not None else None
+    if access.folders is not None and parent is None:
+        raise FolderForbidden("A token limited to folders cannot create top-level folders")
+    if parent is not None and parent.fully_qualified_name.count("/") + 1 >= MAX_DEPTH:
         raise BadRequest(f"Folders nest at most {MAX_DEPTH} levels", [problem("ParentId", "too deep")])
+    path = f"{parent.fully_qualified_name}/{name}" if parent is not None else name
+    if len(path.casefold().encode()) > MAX_PATH_BYTES:
+        raise BadRequest(
+            f"A folder's fully qualified name may be at most {MAX_PATH_BYTES} bytes (UTF-8)",
+            [problem("DisplayName", "the fully qualified name is too long")],
+        )
+    if path.casefold() == SHARED_FOLDER_NAME.casefold():
+        raise NameTaken(f"A folder named '{SHARED_FOLDER_NAME}' already exists")
     folder_id = backends.counters.next(access.tenant, "folder", start=SHARED_FOLDER_ID)
     if folder_id > SHARED_FOLDER_ID + MAX_FOLDERS:
         raise BadRequest(f"A tenant may create at most {MAX_FOLDERS} folders", [problem("DisplayName", "too many folders")])
@@ -84,8 +109,8 @@ def create(backends: Backends, access: FolderAccess, display_name: str, parent_i
         id=folder_id,
         key=str(uuid.uuid4()),
         display_name=name,
-        fully_qualified_name=f"{parent.fully_qualified_name}/{name}",
-        parent_id=parent.id,
+        fully_qualified_name=path,
+        parent_id=parent.id if parent is not None else None,
     )
     try:
         backends.folders.create(access.tenant, folder)

@@ -40,6 +40,9 @@ LIST_INDEX = "ListIndex"
 LOOKUP_INDEX = "LookupIndex"
 # About 40 MB of index entries, 40 Queries, well inside a 29 s request.
 MAX_EVALUATED = 100_000
+# Index entries one filtered Query reads at most (DynamoDB stops at 1 MB anyway).
+PAGE_ENTRIES = 1000
+MAX_ID = 10**12 - 1
 
 _COLUMNS = {
     Field.STATUS: "taskStatus",
@@ -55,7 +58,7 @@ class CatalogMissing(Exception):
 
 
 class TooBroad(Exception):
-    """The listing's filter would read more than MAX_EVALUATED index entries."""
+    """The listing (or its count) would read more than MAX_EVALUATED index entries."""
 
 
 class Refused(Exception):
@@ -64,6 +67,11 @@ class Refused(Exception):
     def __init__(self, current: GenericTask | None) -> None:
         super().__init__()
         self.current = current
+
+
+def _dumps(value: Any) -> str:
+    # Stored as UTF-8 (DynamoDB counts an item in UTF-8 bytes), as the domain measures it.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def task_key(tenant: str, task_id: int) -> dict[str, Any]:
@@ -127,7 +135,7 @@ def _item(tenant: str, task: GenericTask) -> dict[str, Any]:
         "taskStatus": n(task.status),
         "creationTime": s(task.creation_time),
         "lastModificationTime": s(task.last_modification_time),
-        "data": s(json.dumps(task.data, separators=(",", ":"))),
+        "data": s(_dumps(task.data)),
         "creator": s(task.creator),
     }
     if task.catalog is not None:
@@ -138,7 +146,7 @@ def _item(tenant: str, task: GenericTask) -> dict[str, Any]:
     if task.schema_key is not None:
         item["schemaKey"] = s(task.schema_key)
     if task.schema is not None:
-        item["schema"] = s(json.dumps(task.schema, separators=(",", ":")))
+        item["schema"] = s(_dumps(task.schema))
     return item
 
 
@@ -170,9 +178,16 @@ def _filter(conditions: tuple[Equals, ...]) -> tuple[str | None, dict[str, str],
     return (" AND ".join(clauses) or None), names, values
 
 
+def _range(query: ListQuery) -> tuple[int, int]:
+    """The id range as the index's 12-digit sort keys can hold it."""
+    low = min(max(query.min_id or 0, 0), MAX_ID + 1)
+    high = min(query.max_id if query.max_id is not None else MAX_ID, MAX_ID)
+    return low, high
+
+
 def _empty_range(query: ListQuery) -> bool:
-    low, high = max(query.min_id or 0, 0), query.max_id
-    return high is not None and high < low
+    low, high = _range(query)
+    return high < low
 
 
 class GenericTaskStore:
@@ -253,7 +268,7 @@ class GenericTaskStore:
         if data is not None:
             names["#data"] = "data"
             sets.append("#data = :data")
-            values[":data"] = s(json.dumps(data, separators=(",", ":")))
+            values[":data"] = s(_dumps(data))
         condition = "#status <> :done"
         if folder_id is not None:
             condition += " AND folderId = :folder"
@@ -288,8 +303,9 @@ class GenericTaskStore:
         values: dict[str, Any] = {":pk": s(_list_pk(tenant, folder_id))}
         if query.min_id is not None or query.max_id is not None:
             key_condition += " AND listSk BETWEEN :lo AND :hi"
-            values[":lo"] = s(_list_sk(max(query.min_id or 0, 0)))
-            values[":hi"] = s(_list_sk(min(query.max_id if query.max_id is not None else 10**12 - 1, 10**12 - 1)))
+            low, high = _range(query)
+            values[":lo"] = s(_list_sk(low))
+            values[":hi"] = s(_list_sk(high))
         filter_expression, names, filter_values = _filter(query.conditions)
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -301,8 +317,10 @@ class GenericTaskStore:
         if filter_expression is not None:
             request["FilterExpression"] = filter_expression
             request["ExpressionAttributeNames"] = names
+            request["Limit"] = PAGE_ENTRIES
         if select_count:
             request["Select"] = "COUNT"
+            request["Limit"] = PAGE_ENTRIES
         elif filter_expression is None:
             # Without a filter every entry read is one wanted: read exactly as many.
             request["Limit"] = query.skip + query.top

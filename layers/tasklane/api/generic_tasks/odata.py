@@ -22,7 +22,9 @@ from tasklane.domain.generic_task_records import (
     TaskStatus,
     TaskType,
 )
-from tasklane.domain.generic_tasks import MAX_TOP
+from tasklane.domain.generic_tasks import MAX_SKIP, MAX_TOP
+
+MAX_ID = 10**12 - 1
 
 MAX_FILTER_CHARS = 2000
 MAX_CONDITIONS = 20
@@ -114,8 +116,8 @@ def _filter(text: str) -> tuple[tuple[Equals, ...], int | None, int | None]:
     for match in matches:
         name, op, value = match["field"], match["op"], _literal(match["value"])
         if name == "Id":
-            if isinstance(value, bool) or not isinstance(value, int) or op == "ne":
-                raise _refuse("$filter", "Id takes eq, gt, ge, lt or le and a number")
+            if isinstance(value, bool) or not isinstance(value, int) or op == "ne" or not 0 <= value <= MAX_ID:
+                raise _refuse("$filter", f"Id takes eq, gt, ge, lt or le and a number from 0 to {MAX_ID}")
             bounds = {"eq": (value, value), "gt": (value + 1, None), "ge": (value, None),
                       "lt": (None, value - 1), "le": (None, value)}[op]
             if bounds[0] is not None:
@@ -158,8 +160,14 @@ def paging(parameters: Mapping[str, str], allowed: set[str]) -> None:
 
 
 def top_skip_count(parameters: Mapping[str, str]) -> tuple[int, int, bool]:
+    """$top (default and maximum 1000), $skip (at most 10,000) and $count of the other listings."""
     paging(parameters, {"$top", "$skip", "$count"})
-    return _integer(parameters, "$top", MAX_TOP), _integer(parameters, "$skip", 0), _count(parameters)
+    top, skip = _integer(parameters, "$top", MAX_TOP), _integer(parameters, "$skip", 0)
+    if top > MAX_TOP:
+        raise _refuse("$top", f"at most {MAX_TOP}")
+    if skip > MAX_SKIP:
+        raise _refuse("$skip", f"at most {MAX_SKIP}")
+    return top, skip, _count(parameters)
 
 
 def list_query(parameters: Mapping[str, str]) -> ListQuery:

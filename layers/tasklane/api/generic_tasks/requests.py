@@ -64,6 +64,14 @@ def fingerprint(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def creation_fingerprint(body_fingerprint: str, ref: FolderRef, access: FolderAccess) -> str:
+    """What makes two CreateTask calls the same: the body, the folder named, and who asks (so a
+    reused Idempotency-Key never answers one caller or folder with another's task)."""
+    folders = sorted(access.folders) if access.folders is not None else None
+    where = {"id": ref.id, "path": ref.path, "key": ref.key}
+    return fingerprint({"body": body_fingerprint, "folder": where, "principal": access.principal, "folders": folders})
+
+
 def new_task(raw: bytes, content_type: str | None) -> tuple[NewGenericTask, str]:
     """CreateTask's body as the domain's NewGenericTask, and the body's fingerprint."""
     data = json_object(raw, content_type)

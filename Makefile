@@ -55,6 +55,7 @@ bench: install
 	$(PY) benchmarks/cold_imports.py
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/generic_tasks.py
+	$(PY) benchmarks/jobs.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .tasklane

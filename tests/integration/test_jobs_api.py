@@ -332,3 +332,21 @@ def test_a_team_claim_limits_the_caller_to_that_team(api):
     assert api.sync(job(cid="theirs", team="office"), **field)[0] == 403
     assert api.sync(job(cid="new-one", team="field"), **field)[0] == 201
     assert api.get("theirs")[1][0]["metadata"]["status"] == "InProgress"
+
+
+def test_limits_that_keep_a_job_storable_are_413_before_anything_is_written(api, aws):
+    too_many = job(cid="many", steps=[step(f"s{i}", i, "2021-10-01T12:00:00Z") for i in range(3001)])
+    status, body = api.sync(too_many)
+    assert status == 413 and "3000 steps" in body["message"]
+    big_doc = job(cid="big-doc")
+    big_doc["hierarchyStack"] = ["x" * 1000] * 140
+    assert api.sync(big_doc)[0] == 413
+    assert aws.jobs.header("acme", "many") is None and aws.jobs.steps("acme", "many") == []
+
+
+def test_a_step_updated_again_and_again_is_counted_once(api, aws):
+    for minute in range(3):
+        api.sync(job(steps=[step("only", 1, f"2021-10-01T12:0{minute}:00Z", note="x" * 1000)]))
+    stored = aws.jobs.header("acme", CID)
+    assert stored is not None and len(stored.step_index) == 1
+    assert stored.step_bytes == stored.step_index["C:only"][1] < 2000

@@ -94,14 +94,14 @@ class JobDoc:
 
 @dataclass(frozen=True)
 class StoredJob:
-    """A job's header as stored: its document, its server id, when it was created, the newest
-    `updated` of each of its steps (so a sync finds what changed without reading the steps), and
-    the version every header write checks."""
+    """A job's header as stored: its document, its server id, when it was created, each step's
+    newest `updated` and its size (`step_index`: ref -> [updated, bytes], so a sync finds what
+    changed without reading the steps), and the version every header write checks."""
 
     job_id: str
     created: str
     doc: JobDoc
-    step_index: dict[str, int]
+    step_index: dict[str, list[int]]
     step_bytes: int
     version: int
 

@@ -42,6 +42,9 @@ from tasklane.timeutil import iso
 # One step is one item (400 KB at most); a job is answered whole in one Lambda response (6 MB).
 MAX_STEP_BYTES = 256 * 1024
 MAX_JOB_STEP_BYTES = 4 * 1024 * 1024
+# The header item (400 KB at most) holds the job's document and each step's newest `updated`.
+MAX_DOCUMENT_BYTES = 128 * 1024
+MAX_STEPS = 3000
 MAX_ATTEMPTS = 16
 # A writer that lost the header race waits a little, at random, before it reads again, so a burst
 # of syncs of one job spreads out instead of colliding again (AWS's "full jitter" backoff).
@@ -51,7 +54,8 @@ PARALLEL_WRITES = 8
 
 
 def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":")))
+    """Bytes of `value` as stored: compact JSON in UTF-8."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def _visible(access: JobAccess, stored: StoredJob | None, client_job_id: str) -> StoredJob:
@@ -84,13 +88,13 @@ def _write_steps(backends: Backends, tenant: str, client_job_id: str, steps: lis
         list(pool.map(lambda step: store.put_step(tenant, client_job_id, step), steps))
 
 
-def _changed(index: Mapping[str, int], steps: list[StepDoc]) -> list[StepDoc]:
+def _changed(index: Mapping[str, list[int]], steps: list[StepDoc]) -> list[StepDoc]:
     """The steps the stored job lacks or holds an older copy of (the newest copy when a sync repeats one)."""
     newest: dict[str, StepDoc] = {}
     for step in steps:
         if step.ref not in newest or step.updated > newest[step.ref].updated:
             newest[step.ref] = step
-    return [step for ref, step in newest.items() if ref not in index or step.updated > index[ref]]
+    return [step for ref, step in newest.items() if ref not in index or step.updated > index[ref][0]]
 
 
 def _merged_doc(stored: JobDoc, incoming: JobDoc) -> JobDoc:
@@ -115,6 +119,11 @@ def sync(backends: Backends, access: JobAccess, request: Sync) -> tuple[Job, boo
     if not access.allows(request.doc):
         raise Forbidden(f"This token syncs jobs of team {access.team} only")
     sizes = _check_steps(request.steps)
+    if _size(request.doc.document) > MAX_DOCUMENT_BYTES:
+        raise PayloadTooLarge(
+            f"The job without its steps may be at most {MAX_DOCUMENT_BYTES} bytes of JSON",
+            [problem("metadata", "the job's own fields are too large", "too_large")],
+        )
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
             _back_off(attempt)
@@ -125,12 +134,16 @@ def sync(backends: Backends, access: JobAccess, request: Sync) -> tuple[Job, boo
             _refuse_final_change(stored, request.doc)
         index = dict(stored.step_index) if stored is not None else {}
         changed = _changed(index, request.steps)
-        step_bytes = (stored.step_bytes if stored is not None else 0) + sum(sizes[s.ref] for s in changed)
+        after = {**index, **{s.ref: [s.updated, sizes[s.ref]] for s in changed}}
+        step_bytes = sum(size for _, size in after.values())
         if step_bytes > MAX_JOB_STEP_BYTES:
             raise PayloadTooLarge(f"A job's steps may hold at most {MAX_JOB_STEP_BYTES} bytes of JSON in all")
+        if len(after) > MAX_STEPS:
+            raise PayloadTooLarge(f"A job may hold at most {MAX_STEPS} steps, completed and cancelled together")
         _write_steps(backends, access.tenant, client_job_id, changed)
         for step in changed:
-            index[step.ref] = max(index.get(step.ref, -1), step.updated)
+            if step.ref not in index or step.updated > index[step.ref][0]:
+                index[step.ref] = [step.updated, sizes[step.ref]]
         if stored is None:
             created = StoredJob(
                 job_id=secrets.token_hex(12),

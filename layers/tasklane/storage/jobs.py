@@ -38,7 +38,8 @@ def _list_sk(stored: StoredJob) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    # Stored as UTF-8 (DynamoDB counts an item in UTF-8 bytes), as the domain measures it.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _summary(item: dict[str, Any]) -> JobSummary:

@@ -30,7 +30,7 @@ app = Resolver(errors, required_scope=None)
 def update_job(clientJobId: str) -> Response[str]:
     access = requests.job_access(app.caller())
     request = requests.body(UpdateJobRequest, app.raw_body(), app.content_type())
-    return json_response(200, presenters.job(jobs.update_metadata(get_backends(), access, clientJobId, request.metadata)))
+    return json_response(200, presenters.job(jobs.update_metadata(get_backends(), access, clientJobId, request.metadata.model_dump(exclude_unset=True))))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

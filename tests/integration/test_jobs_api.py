@@ -350,3 +350,87 @@ def test_a_step_updated_again_and_again_is_counted_once(api, aws):
     stored = aws.jobs.header("acme", CID)
     assert stored is not None and len(stored.step_index) == 1
     assert stored.step_bytes == stored.step_index["C:only"][1] < 2000
+
+
+def test_steps_written_by_a_sync_that_did_not_land_are_not_part_of_the_job(api, aws):
+    from tasklane.domain.job_records import StepDoc, StepKind, moment
+
+    api.sync(job(steps=[step("listed", 1, "2021-10-01T12:00:00Z")]))
+    orphan = step("orphan", 2, "2021-10-01T12:00:00Z")
+    aws.jobs.put_step("acme", CID, StepDoc(StepKind.COMPLETED, "orphan", moment("2021-10-01T12:00:00Z"), orphan))
+    assert step_ids(api.get()[1][0]) == ["listed"]
+
+
+def test_a_transaction_conflict_is_retried_not_failed(api, aws):
+    from types import SimpleNamespace
+
+    from tasklane.storage.clients import aws_client
+
+    api.sync(job())
+    conflicts = []
+
+    def conflict_once(**_: Any) -> Any:
+        if conflicts:
+            return None
+        conflicts.append(1)
+        reasons = [{"Code": "TransactionConflict"}, {"Code": "None"}]
+        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
+        return SimpleNamespace(status_code=400), {"Error": error, "CancellationReasons": reasons}
+
+    events = aws_client("dynamodb").meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", conflict_once, unique_id="conflict")
+    try:
+        status, body = api.sync(job(steps=[step("after-conflict", 2, "2021-10-02T00:00:00Z")], updated="2021-10-02T00:00:00Z"))
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="conflict")
+    assert conflicts and status == 200 and "after-conflict" in step_ids(body)
+
+
+def test_create_on_an_existing_job_changes_nothing(api):
+    api.sync(job(jobTitle="first"))
+    assert api.call("create_job", body=job(jobTitle="from-create", steps=[step("s-create", 5, "2021-10-05T00:00:00Z")]))[0] == 409
+    stored = api.get()[1][0]
+    assert stored["metadata"]["jobTitle"] == "first" and "s-create" not in step_ids(stored)
+
+
+def test_a_stale_abort_still_aborts(api):
+    api.sync(job(updated="2021-10-05T00:00:00Z"))
+    status, body = api.sync(job(status="Aborted", abandonReason="Old abort", updated="2021-10-01T00:00:00Z"))
+    assert status == 200 and body["metadata"]["status"] == "Aborted" and body["metadata"]["abandonReason"] == "Old abort"
+    assert body["metadata"]["updated"] == "2021-10-05T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda b: b["metadata"].update(status=[]),
+        lambda b: b["metadata"].update(status={}),
+        lambda b: b["metadata"].update(updated="yesterday"),
+        lambda b: b["completedSteps"][0]["singleStep"].update(updated="13:00"),
+        lambda b: b["metadata"].update(clientJobId="basicSync"),
+    ],
+)
+def test_unreadable_statuses_timestamps_and_reserved_ids_are_400(api, change):
+    body = job()
+    change(body)
+    assert api.sync(body)[0] == 400
+
+
+def test_update_checks_fields_as_sync_does_and_the_header_stays_one_item(api):
+    api.sync(job())
+    path = {"clientJobId": CID}
+    assert api.call("update_job", path_params=path, body={"metadata": {"metadata": 5}})[0] == 400
+    assert api.call("update_job", path_params=path, body={"metadata": {"workflowId": "w" * 3000}})[0] == 400
+    assert api.call("update_job", path_params=path, body={"metadata": {"jobTitle": "x" * 900, "big": "y" * 500_000}})[0] == 413
+    assert api.call("add_job_metadata", path_params=path, body={"k": "v" * 400_000})[0] == 413
+    assert api.get()[0] == 200
+
+
+def test_ids_no_job_can_have_are_404_without_a_lookup(api):
+    assert api.get("x" * 3000)[0] == 404
+    assert api.call("list_workflow_jobs", path_params={"workflowId": "w" * 3000}) == (200, [])
+
+
+def test_an_empty_team_claim_still_limits(api):
+    api.sync(job(team="field"))
+    assert api.get(claims={"team": ""})[0] == 404

@@ -7,10 +7,26 @@ the job's own document (metadata and the top-level fields beside the steps) and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
+
+
+# A job's id is part of DynamoDB and S3 keys: short and plain. `basicSync` names a route.
+CLIENT_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+RESERVED_IDS = frozenset({"basicSync", "workflow"})
+MAX_WORKFLOW_ID_CHARS = 200
+
+
+def valid_client_job_id(text: str) -> bool:
+    return bool(CLIENT_JOB_ID.fullmatch(text)) and text not in RESERVED_IDS
+
+
+def readable_moment(text: Any) -> bool:
+    """Whether `text` is an ISO 8601 timestamp (None counts as absent, which is fine)."""
+    return text is None or moment(text) >= 0
 
 
 class JobStatus(str, Enum):

@@ -26,6 +26,7 @@ from typing import Any
 
 from tasklane.domain.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, problem
 from tasklane.domain.job_records import (
+    MAX_WORKFLOW_ID_CHARS,
     Job,
     JobAccess,
     JobDoc,
@@ -35,6 +36,7 @@ from tasklane.domain.job_records import (
     StepKind,
     StoredJob,
     Sync,
+    valid_client_job_id,
 )
 from tasklane.storage import Backends
 from tasklane.timeutil import iso
@@ -45,6 +47,7 @@ MAX_JOB_STEP_BYTES = 4 * 1024 * 1024
 # The header item (400 KB at most) holds the job's document and each step's newest `updated`.
 MAX_DOCUMENT_BYTES = 128 * 1024
 MAX_STEPS = 3000
+MAX_HEADER_BYTES = 350 * 1024
 MAX_ATTEMPTS = 16
 # A writer that lost the header race waits a little, at random, before it reads again, so a burst
 # of syncs of one job spreads out instead of colliding again (AWS's "full jitter" backoff).
@@ -59,7 +62,7 @@ def _size(value: Any) -> int:
 
 
 def _visible(access: JobAccess, stored: StoredJob | None, client_job_id: str) -> StoredJob:
-    if stored is None or not access.allows(stored.doc):
+    if stored is None or not access.allows(stored.doc) or not valid_client_job_id(client_job_id):
         raise NotFound(f"Job {client_job_id} does not exist")
     return stored
 
@@ -98,7 +101,17 @@ def _changed(index: Mapping[str, list[int]], steps: list[StepDoc]) -> list[StepD
 
 
 def _merged_doc(stored: JobDoc, incoming: JobDoc) -> JobDoc:
-    return incoming if incoming.updated >= stored.updated else stored
+    """The incoming document if it is not older; else the stored one, except that an Aborted sync
+    still aborts (with its abandonReason): a device may abort a job it last synced long ago."""
+    if incoming.updated >= stored.updated:
+        return incoming
+    if incoming.status is JobStatus.ABORTED and not stored.status.terminal:
+        document = json.loads(json.dumps(stored.document))
+        meta = document.setdefault("metadata", {})
+        meta["status"] = JobStatus.ABORTED.value
+        meta["abandonReason"] = incoming.metadata.get("abandonReason")
+        return JobDoc(stored.client_job_id, document)
+    return stored
 
 
 def _refuse_final_change(stored: StoredJob, incoming: JobDoc) -> None:
@@ -109,27 +122,37 @@ def _refuse_final_change(stored: StoredJob, incoming: JobDoc) -> None:
         )
 
 
+def _check_header(doc: JobDoc, index: Mapping[str, list[int]]) -> None:
+    """The header (the job's document and its step index) must stay one DynamoDB item."""
+    size = _size(doc.document) + _size(index)
+    if _size(doc.document) > MAX_DOCUMENT_BYTES or size > MAX_HEADER_BYTES:
+        raise PayloadTooLarge(
+            f"The job's own fields may be at most {MAX_DOCUMENT_BYTES} bytes of JSON, and with its steps' ids "
+            f"at most {MAX_HEADER_BYTES}",
+            [problem("metadata", "the job's own fields or its step ids are too large", "too_large")],
+        )
+
+
 def _back_off(attempt: int) -> None:
     time.sleep(random.uniform(0, BACKOFF_SECONDS * min(2**attempt, 32)))
 
 
-def sync(backends: Backends, access: JobAccess, request: Sync) -> tuple[Job, bool]:
-    """Create or merge the job; the job as stored after, and whether this sync created it."""
+def sync(backends: Backends, access: JobAccess, request: Sync, create_only: bool = False) -> tuple[Job, bool]:
+    """Create or merge the job; the job as stored after, and whether this sync created it.
+    `create_only`: a job that exists is a conflict, before anything is written."""
     client_job_id = request.doc.client_job_id
     if not access.allows(request.doc):
         raise Forbidden(f"This token syncs jobs of team {access.team} only")
     sizes = _check_steps(request.steps)
-    if _size(request.doc.document) > MAX_DOCUMENT_BYTES:
-        raise PayloadTooLarge(
-            f"The job without its steps may be at most {MAX_DOCUMENT_BYTES} bytes of JSON",
-            [problem("metadata", "the job's own fields are too large", "too_large")],
-        )
+    _check_header(request.doc, {})
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
             _back_off(attempt)
         stored = backends.jobs.header(access.tenant, client_job_id)
         if stored is not None and not access.allows(stored.doc):
             raise NotFound(f"Job {client_job_id} does not exist")
+        if stored is not None and create_only:
+            raise Conflict(f"Job {client_job_id} already exists")
         if stored is not None:
             _refuse_final_change(stored, request.doc)
         index = dict(stored.step_index) if stored is not None else {}
@@ -140,6 +163,7 @@ def sync(backends: Backends, access: JobAccess, request: Sync) -> tuple[Job, boo
             raise PayloadTooLarge(f"A job's steps may hold at most {MAX_JOB_STEP_BYTES} bytes of JSON in all")
         if len(after) > MAX_STEPS:
             raise PayloadTooLarge(f"A job may hold at most {MAX_STEPS} steps, completed and cancelled together")
+        _check_header(_merged_doc(stored.doc, request.doc) if stored is not None else request.doc, after)
         _write_steps(backends, access.tenant, client_job_id, changed)
         for step in changed:
             if step.ref not in index or step.updated > index[step.ref][0]:
@@ -171,25 +195,28 @@ def sync(backends: Backends, access: JobAccess, request: Sync) -> tuple[Job, boo
 
 
 def _read(backends: Backends, tenant: str, stored: StoredJob) -> Job:
-    # A job with no steps in its index has none stored: no Query needed.
-    steps = backends.jobs.steps(tenant, stored.doc.client_job_id) if stored.step_index else []
+    # Only the steps the header lists: a sync refused or cut short after writing its steps (and
+    # before its header write) leaves them unlisted, so they are not part of the job.
+    index = stored.step_index
+    found = backends.jobs.steps(tenant, stored.doc.client_job_id) if index else []
+    steps = [step for step in found if step.ref in index]
     completed = sorted((s for s in steps if s.kind is StepKind.COMPLETED), key=StepDoc.order)
     cancelled = sorted((s for s in steps if s.kind is StepKind.CANCELLED), key=StepDoc.order)
     return Job(stored=stored, completed_steps=completed, cancelled_steps=cancelled)
 
 
 def create(backends: Backends, access: JobAccess, request: Sync) -> Job:
-    """POST /jobs/v1: a new job only (409 when the clientJobId exists)."""
-    if backends.jobs.header(access.tenant, request.doc.client_job_id) is not None:
-        raise Conflict(f"Job {request.doc.client_job_id} already exists")
-    job, created = sync(backends, access, request)
-    if not created:
-        raise Conflict(f"Job {request.doc.client_job_id} already exists")
-    return job
+    """POST /jobs/v1: a new job only (409 when the clientJobId exists; nothing is merged then)."""
+    return sync(backends, access, request, create_only=True)[0]
+
+
+def _header(backends: Backends, access: JobAccess, client_job_id: str) -> StoredJob | None:
+    # An id no job can have (creation checks the pattern) is not looked up: it may not even fit a key.
+    return backends.jobs.header(access.tenant, client_job_id) if valid_client_job_id(client_job_id) else None
 
 
 def get(backends: Backends, access: JobAccess, client_job_id: str) -> Job:
-    return _read(backends, access.tenant, _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id))
+    return _read(backends, access.tenant, _visible(access, _header(backends, access, client_job_id), client_job_id))
 
 
 def _rewrite(
@@ -199,11 +226,12 @@ def _rewrite(
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
             _back_off(attempt)
-        stored = _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id)
+        stored = _visible(access, _header(backends, access, client_job_id), client_job_id)
         if stored.doc.status.terminal and not allow_final:
             raise Conflict(f"Job {client_job_id} is {stored.doc.status.value}, which is final")
         document = change(json.loads(json.dumps(stored.doc.document)))
         merged = replace(stored, doc=JobDoc(client_job_id, document), version=stored.version + 1)
+        _check_header(merged.doc, stored.step_index)
         if backends.jobs.replace_header(access.tenant, merged, stored.version):
             return _read(backends, access.tenant, merged)
     raise ServiceUnavailable(f"Job {client_job_id} is being changed by others; retry")
@@ -230,7 +258,8 @@ def add_metadata(backends: Backends, access: JobAccess, client_job_id: str, valu
 
     def change(document: dict[str, Any]) -> dict[str, Any]:
         meta = document.setdefault("metadata", {})
-        meta["metadata"] = {**(meta.get("metadata") or {}), **values}
+        current = meta.get("metadata")
+        meta["metadata"] = {**(current if isinstance(current, dict) else {}), **values}
         return document
 
     return _rewrite(backends, access, client_job_id, change, allow_final=True)
@@ -260,7 +289,7 @@ def assign(backends: Backends, access: JobAccess, client_job_id: str, user_id: s
 
 
 def delete(backends: Backends, access: JobAccess, client_job_id: str) -> None:
-    _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id)
+    _visible(access, _header(backends, access, client_job_id), client_job_id)
     backends.jobs.delete(access.tenant, client_job_id)
     backends.job_resources.delete_all(access.tenant, client_job_id)
 
@@ -270,9 +299,11 @@ def page(
 ) -> list[JobSummary]:
     if skip > MAX_SKIP:
         raise BadRequest(f"skip may be at most {MAX_SKIP}", [problem("skip", f"more than {MAX_SKIP}")])
+    if workflow_id is not None and len(workflow_id) > MAX_WORKFLOW_ID_CHARS:
+        return []
     return backends.jobs.page(access.tenant, workflow_id, access.team, skip, limit)
 
 
 def require(backends: Backends, access: JobAccess, client_job_id: str) -> StoredJob:
     """The job, if the caller may see it (attachments check this first)."""
-    return _visible(access, backends.jobs.header(access.tenant, client_job_id), client_job_id)
+    return _visible(access, _header(backends, access, client_job_id), client_job_id)

@@ -115,11 +115,14 @@ class JobStore:
         return writes
 
     def _transact(self, writes: list[dict[str, Any]]) -> bool:
+        """False when the header's condition failed or another transaction held one of the items
+        (TransactionConflict): either way the caller reads again and retries."""
         try:
             self._ddb.transact_write_items(TransactItems=writes)
         except ClientError as error:
             reasons = error.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            codes = {reason.get("Code") for reason in reasons}
+            if reasons and (reasons[0].get("Code") == "ConditionalCheckFailed" or "TransactionConflict" in codes):
                 return False
             raise
         return True
@@ -168,13 +171,19 @@ class JobStore:
         return found
 
     def delete(self, tenant: str, client_job_id: str) -> None:
-        """Delete the header first (the job is gone at once), then its steps and workflow entry."""
-        self._ddb.delete_item(TableName=self._table, Key=key(_pk(tenant, client_job_id), "JOB"))
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._partition(tenant, client_job_id, None, keys_only=True)]
+        """Delete the steps and the workflow entry, then the header: a delete cut short leaves the job
+        in place, to be deleted again, never steps without their job."""
+        header = key(_pk(tenant, client_job_id), "JOB")
+        keys = [
+            {"pk": i["pk"], "sk": i["sk"]}
+            for i in self._partition(tenant, client_job_id, None, keys_only=True)
+            if i["sk"] != header["sk"]
+        ]
         for start in range(0, len(keys), _DELETE_BATCH):
             pending = {self._table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + _DELETE_BATCH]]}
             while pending:
                 pending = self._ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        self._ddb.delete_item(TableName=self._table, Key=header)
 
     def page(self, tenant: str, workflow_id: str | None, team: str | None, skip: int, limit: int) -> list[JobSummary]:
         """Newest first; with `team`, that team's jobs only (a FilterExpression: other teams' entries

@@ -8,7 +8,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from tasklane.domain.job_records import JobStatus
+from tasklane.domain.job_records import RESERVED_IDS, JobStatus, readable_moment
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, str) and not readable_moment(value):
+        raise PydanticCustomError("timestamp", "must be an ISO 8601 timestamp, such as 2021-10-01T12:48:13.824Z")
+    return value
+
+
+def _not_reserved(value: Any) -> Any:
+    if value in RESERVED_IDS:
+        raise PydanticCustomError("reserved", "{value} names a route and cannot be a clientJobId", {"value": value})
+    return value
 
 CLIENT_JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 MAX_TEXT = 1000
@@ -20,7 +32,7 @@ class Open(BaseModel):
 
 
 def _status(value: Any) -> Any:
-    if value is None or value in {status.value for status in JobStatus}:
+    if value is None or (isinstance(value, str) and value in {status.value for status in JobStatus}):
         return value
     raise PydanticCustomError(
         "job_status", "status must be one of {accepted}", {"accepted": ", ".join(s.value for s in JobStatus)}
@@ -44,6 +56,8 @@ class JobMetadata(Open):
     workflowName: Text = None
 
     _status_is_known = field_validator("status", mode="before")(_status)
+    _updated_is_a_time = field_validator("updated")(_timestamp)
+    _id_is_not_a_route = field_validator("clientJobId")(_not_reserved)
 
 
 class SingleStep(Open):
@@ -74,6 +88,8 @@ class SingleStep(Open):
     parentStepDescription: Text = None
     metadata: dict[str, Any] | None = None
 
+    _updated_is_a_time = field_validator("updated")(_timestamp)
+
 
 class SyncedStep(Open):
     singleStep: SingleStep
@@ -91,10 +107,16 @@ class BasicSyncRequest(Open):
     excluded: StrictBool | None = None
 
 
+class MetadataPatch(JobMetadata):
+    """Metadata fields to replace: those of basicSync's metadata, each checked alike, all optional."""
+
+    clientJobId: StrictStr | None = None  # type: ignore[assignment]
+
+
 class UpdateJobRequest(Open):
     """POST /jobs/v1/{clientJobId}: metadata fields to replace."""
 
-    metadata: dict[str, Any]
+    metadata: MetadataPatch
 
 
 class AbortJobRequest(Open):

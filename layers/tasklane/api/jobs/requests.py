@@ -52,7 +52,8 @@ def sync(raw: bytes, content_type: str | None) -> Sync:
 
 
 def job_access(caller: Caller) -> JobAccess:
-    return JobAccess(tenant=caller.tenant, team=caller.claims.get(TEAM_CLAIM) or None)
+    # A team claim limits the caller even when empty (then to jobs without a team... none match).
+    return JobAccess(tenant=caller.tenant, team=caller.claims.get(TEAM_CLAIM))
 
 
 def _integer(parameters: Mapping[str, str], name: str, default: int) -> int:

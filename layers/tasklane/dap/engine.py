@@ -19,7 +19,18 @@ from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxErro
 from markupsafe import Markup
 
 from .budget import Budget, budget_scope, current
-from .manifest import ComposeSpec, ComposeStep, ParamSpec, StoreSpec, StoreStep, param_type_matches
+from .manifest import (
+    ComposeSpec,
+    ComposeStep,
+    LogSpec,
+    LogStep,
+    ParamSpec,
+    SetSpec,
+    SetStep,
+    StoreSpec,
+    StoreStep,
+    param_type_matches,
+)
 from .package import Dap, DapEnvironment, MiB, create_environment
 
 MAX_FILENAME_CHARS = 200
@@ -139,6 +150,7 @@ class _Compiled:
     env: DapEnvironment
     files: Mapping[str, bytes]
     filename_templates: dict[str, Template] = field(default_factory=dict)
+    expressions: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.files_bytes = sum(map(len, self.files.values()))
@@ -147,6 +159,13 @@ class _Compiled:
     def size(self) -> int:
         """Bytes held: the package's files plus what compiling kept (code, imported modules)."""
         return self.files_bytes + self.env.retained_bytes
+
+    def expression(self, source: str) -> Any:
+        """A compiled `set`/`if` expression, sandboxed like the templates."""
+        compiled = self.expressions.get(source)
+        if compiled is None:
+            compiled = self.expressions[source] = self.env.compile_expression(source)
+        return compiled
 
     def filename_template(self, source: str) -> Template:
         template = self.filename_templates.get(source)
@@ -267,6 +286,10 @@ class Engine:
                 try:
                     with _time_limit(limit):
                         for index, step in enumerate(dap.manifest.steps):
+                            condition = step.spec.if_
+                            if condition is not None and not self._evaluate(state, condition, f"'if' of step {index + 1}"):
+                                state.info(f"Skipped step {index + 1} ({step.kind}): its 'if' is false")
+                                continue
                             _STEP_HANDLERS[step.kind](self, state, index, step.spec)
                 finally:
                     self._settle()
@@ -327,6 +350,33 @@ class Engine:
         if budget.exceeded is not None:  # raised, and swallowed by some library code
             raise _RunFailure(f"{label}: {budget.exceeded}")
         return text
+
+
+    def _evaluate(self, state: _RunState, source: str, label: str) -> Any:
+        budget = current()
+        try:
+            value = state.compiled.expression(source)(**state.variables)
+        except _RunFailure:
+            raise
+        except Exception as exc:
+            raise _RunFailure(_describe(exc, label, state.compiled.files)) from exc
+        if budget.exceeded is not None:
+            raise _RunFailure(f"{label}: {budget.exceeded}")
+        return value
+
+
+@_handles(SetStep.kind)
+def _set(engine: Engine, state: _RunState, index: int, spec: SetSpec) -> None:
+    state.variables[spec.as_] = engine._evaluate(state, spec.value, f"'set' of '{spec.as_}'")
+    state.info(f"Set '{spec.as_}'")
+
+
+@_handles(LogStep.kind)
+def _log(engine: Engine, state: _RunState, index: int, spec: LogSpec) -> None:
+    source = spec.message
+    label = f"Message of log step {index + 1}"
+    message = engine._render(state.compiled, lambda: state.compiled.filename_template(source), state.variables, label)
+    state.logs.add(spec.level, message)
 
 
 @_handles(ComposeStep.kind)

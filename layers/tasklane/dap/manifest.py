@@ -58,6 +58,39 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+MAX_EXPRESSION_CHARS = 2000
+
+
+def _check_expression(value: str) -> str:
+    """A Jinja2 expression (no braces): its syntax is checked here, it runs sandboxed in the engine."""
+    from jinja2 import Environment, TemplateSyntaxError
+
+    try:
+        Environment().compile_expression(value)
+    except TemplateSyntaxError as error:
+        raise ValueError(f"{value!r} is not a valid expression: {error.message}") from error
+    return value
+
+
+def _check_output_name(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value) or value in _JINJA_CONSTANTS:
+        raise ValueError(f"{value!r} is not a valid name (letters, digits, _; not starting with a digit)")
+    if value in RESERVED_NAMES:
+        raise ValueError(f"{value!r} is reserved")
+    return value
+
+
+class _Conditional(_Model):
+    """Every step may carry `if`: an expression; the step is skipped when it is false."""
+
+    if_: str | None = Field(default=None, alias="if", min_length=1, max_length=MAX_EXPRESSION_CHARS)
+
+    @field_validator("if_")
+    @classmethod
+    def _check_if(cls, value: str | None) -> str | None:
+        return _check_expression(value) if value is not None else None
+
+
 class ParamSpec(_Model):
     type: ParamType = "string"
     required: bool = False
@@ -74,7 +107,7 @@ class ParamSpec(_Model):
         return self
 
 
-class ComposeSpec(_Model):
+class ComposeSpec(_Conditional):
     template: str
     as_: str = Field(alias="as")
 
@@ -86,14 +119,34 @@ class ComposeSpec(_Model):
     @field_validator("as_")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _IDENTIFIER.fullmatch(value) or value in _JINJA_CONSTANTS:
-            raise ValueError(f"{value!r} is not a valid name (letters, digits, _; not starting with a digit)")
-        if value in RESERVED_NAMES:
-            raise ValueError(f"{value!r} is reserved")
-        return value
+        return _check_output_name(value)
 
 
-class StoreSpec(_Model):
+class SetSpec(_Conditional):
+    """`- set: {as: total, value: "param.amount * 1.24"}`: a named value from an expression."""
+
+    as_: str = Field(alias="as")
+    value: str = Field(min_length=1, max_length=MAX_EXPRESSION_CHARS)
+
+    @field_validator("as_")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return _check_output_name(value)
+
+    @field_validator("value")
+    @classmethod
+    def _check_value(cls, value: str) -> str:
+        return _check_expression(value)
+
+
+class LogSpec(_Conditional):
+    """`- log: {level: WARNING, message: "Large offer {{ total }}"}`: an entry in the task's logs."""
+
+    level: Literal["INFO", "WARNING", "SEVERE"] = "INFO"
+    message: str = Field(min_length=1, max_length=MAX_EXPRESSION_CHARS)
+
+
+class StoreSpec(_Conditional):
     from_: str = Field(alias="from")
     id: str
     filename: str | None = Field(default=None, min_length=1, max_length=1000)
@@ -133,6 +186,24 @@ class StoreStep(_Model):
         return self.store
 
 
+class SetStep(_Model):
+    kind: ClassVar[str] = "set"
+    set: SetSpec
+
+    @property
+    def spec(self) -> SetSpec:
+        return self.set
+
+
+class LogStep(_Model):
+    kind: ClassVar[str] = "log"
+    log: LogSpec
+
+    @property
+    def spec(self) -> LogSpec:
+        return self.log
+
+
 def _step_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         return next(iter(value)) if len(value) == 1 else None
@@ -140,10 +211,13 @@ def _step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Annotated[ComposeStep, Tag(ComposeStep.kind)] | Annotated[StoreStep, Tag(StoreStep.kind)],
+    Annotated[ComposeStep, Tag(ComposeStep.kind)]
+    | Annotated[StoreStep, Tag(StoreStep.kind)]
+    | Annotated[SetStep, Tag(SetStep.kind)]
+    | Annotated[LogStep, Tag(LogStep.kind)],
     Discriminator(_step_kind),
 ]
-STEP_KINDS: tuple[str, ...] = (ComposeStep.kind, StoreStep.kind)
+STEP_KINDS: tuple[str, ...] = (ComposeStep.kind, StoreStep.kind, SetStep.kind, LogStep.kind)
 
 
 class Manifest(_Model):
@@ -197,13 +271,19 @@ class Manifest(_Model):
 def reference_problems(manifest: Manifest) -> list[str]:
     """Cross-step checks that a single field cannot express."""
     problems: list[str] = []
+    names: set[str] = set()
     outputs: set[str] = set()
     store_ids: set[str] = set()
     for index, step in enumerate(manifest.steps):
         if isinstance(step, ComposeStep):
-            if step.compose.as_ in outputs:
-                problems.append(f"steps.{index}.compose.as: {step.compose.as_!r} is already used by an earlier compose")
+            if step.compose.as_ in names:
+                problems.append(f"steps.{index}.compose.as: {step.compose.as_!r} is already used by an earlier step")
+            names.add(step.compose.as_)
             outputs.add(step.compose.as_)
+        elif isinstance(step, SetStep):
+            if step.set.as_ in names:
+                problems.append(f"steps.{index}.set.as: {step.set.as_!r} is already used by an earlier step")
+            names.add(step.set.as_)
         elif isinstance(step, StoreStep):
             if step.store.from_ not in outputs:
                 problems.append(f"steps.{index}.store.from: {step.store.from_!r} is not an earlier compose output")

@@ -143,6 +143,10 @@ class _LogBook:
         return [*self._head, *gap, *self._tail]
 
 
+# A foreach makes one output, and later one result, per item.
+MAX_FOREACH_ITEMS = 100
+
+
 @dataclass
 class _Compiled:
     """Per-package Jinja state shared by all runs; Jinja caches file templates itself."""
@@ -179,6 +183,8 @@ class _RunState:
     compiled: _Compiled
     variables: dict[str, Any]
     output_templates: dict[str, str] = field(default_factory=dict)
+    # Outputs of a compose with foreach: the item's name and the items, one rendered text each.
+    foreach_items: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
     documents: list[StoredDocument] = field(default_factory=list)
     logs: _LogBook = field(default_factory=_LogBook)
     output_bytes: int = 0
@@ -382,32 +388,69 @@ def _log(engine: Engine, state: _RunState, index: int, spec: LogSpec) -> None:
 @_handles(ComposeStep.kind)
 def _compose(engine: Engine, state: _RunState, index: int, spec: ComposeSpec) -> None:
     env = state.compiled.env
-    text = engine._render(
-        state.compiled, lambda: env.get_template(spec.template), state.variables, f"Template '{spec.template}'"
-    )
     autoescape = env.autoescape(spec.template) if callable(env.autoescape) else env.autoescape
-    # Escaped HTML is safe markup: inserting it into another HTML template must not escape it twice.
-    state.variables[spec.as_] = Markup(text) if autoescape else text
+    label = f"Template '{spec.template}'"
+
+    def render(variables: Mapping[str, Any]) -> str:
+        text = engine._render(state.compiled, lambda: env.get_template(spec.template), variables, label)
+        # Escaped HTML is safe markup: inserting it into another HTML template must not escape it twice.
+        return Markup(text) if autoescape else text
+
+    if spec.foreach is None:
+        text = render(state.variables)
+        state.variables[spec.as_] = text
+        state.info(f"Composed '{spec.template}' as '{spec.as_}' ({len(text)} characters)")
+    else:
+        items = engine._evaluate(state, spec.foreach, f"'foreach' of '{spec.as_}'")
+        if not isinstance(items, (list, tuple)):
+            raise _RunFailure(f"'foreach' of '{spec.as_}' must give a list, not {type(items).__name__}")
+        if len(items) > MAX_FOREACH_ITEMS:
+            raise _RunFailure(f"'foreach' of '{spec.as_}' gives {len(items)} items; at most {MAX_FOREACH_ITEMS}")
+        texts = [render({**state.variables, spec.item: item}) for item in items]
+        state.variables[spec.as_] = texts
+        state.foreach_items[spec.as_] = (spec.item, list(items))
+        state.info(f"Composed '{spec.template}' as '{spec.as_}' for {len(texts)} items")
     state.output_templates[spec.as_] = spec.template
-    state.info(f"Composed '{spec.template}' as '{spec.as_}' ({len(text)} characters)")
 
 
 @_handles(StoreStep.kind)
 def _store(engine: Engine, state: _RunState, index: int, spec: StoreSpec) -> None:
-    default = spec.id + PurePosixPath(state.output_templates[spec.from_]).suffix
+    if spec.from_ not in state.output_templates:
+        raise _RunFailure(f"Store '{spec.id}': '{spec.from_}' was not composed (its step was skipped)")
+    default_suffix = PurePosixPath(state.output_templates[spec.from_]).suffix
+    if spec.from_ not in state.foreach_items:
+        _store_one(engine, state, spec, spec.id, state.variables[spec.from_], state.variables, default_suffix)
+        return
+    item_name, items = state.foreach_items[spec.from_]
+    # One result per item: ids <id>-1, <id>-2, ...; the filename template sees the item.
+    for number, (text, item) in enumerate(zip(state.variables[spec.from_], items, strict=True), start=1):
+        variables = {**state.variables, item_name: item}
+        _store_one(engine, state, spec, f"{spec.id}-{number}", text, variables, default_suffix)
+
+
+def _store_one(
+    engine: Engine,
+    state: _RunState,
+    spec: StoreSpec,
+    result_id: str,
+    text: Any,
+    variables: Mapping[str, Any],
+    default_suffix: str,
+) -> None:
+    default = result_id + default_suffix
     filename = default
     if spec.filename is not None:
         label = f"Filename template of store '{spec.id}'"
         source = spec.filename
-        raw = engine._render(state.compiled, lambda: state.compiled.filename_template(source), state.variables, label)
+        raw = engine._render(state.compiled, lambda: state.compiled.filename_template(source), variables, label)
         filename = safe_filename(raw, default)
-    content = str(state.variables[spec.from_]).encode("utf-8", "replace")
+    content = str(text).encode("utf-8", "replace")
     state.output_bytes += len(content)
     if state.output_bytes > engine.max_output_bytes:
         raise _RunFailure(f"Output exceeds the limit of {engine.max_output_bytes} bytes")
     content_type = spec.content_type or guess_content_type(filename)
-    state.documents.append(StoredDocument(id=spec.id, filename=filename, content=content, content_type=content_type))
-    state.info(f"Stored '{spec.id}' as '{filename}' ({len(content)} bytes, {content_type})")
+    state.documents.append(StoredDocument(id=result_id, filename=filename, content=content, content_type=content_type))
+    state.info(f"Stored '{result_id}' as '{filename}' ({len(content)} bytes, {content_type})")
 
 
 def _resolve_params(declared: Mapping[str, ParamSpec], params: Mapping[str, Any]) -> dict[str, Any]:

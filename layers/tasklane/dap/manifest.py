@@ -110,6 +110,19 @@ class ParamSpec(_Model):
 class ComposeSpec(_Conditional):
     template: str
     as_: str = Field(alias="as")
+    # `foreach`: an expression giving a list; the template renders once per item, bound to `item`.
+    foreach: str | None = Field(default=None, min_length=1, max_length=MAX_EXPRESSION_CHARS)
+    item: str = "item"
+
+    @field_validator("foreach")
+    @classmethod
+    def _check_foreach(cls, value: str | None) -> str | None:
+        return _check_expression(value) if value is not None else None
+
+    @field_validator("item")
+    @classmethod
+    def _check_item(cls, value: str) -> str:
+        return _check_output_name(value)
 
     @field_validator("template")
     @classmethod

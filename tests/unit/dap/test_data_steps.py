@@ -93,3 +93,61 @@ def test_the_offer_example_runs_both_ways():
     large = Engine().run(dap, {"customer": "Initech", "amount": 5000}, CTX)
     assert large.ok and [d.id for d in large.documents] == ["Offer"]
     assert any(e.level == "WARNING" and "Initech" in e.message for e in large.logs)
+
+
+LETTERS = """
+name: Letters
+params:
+  contacts: {type: array, required: true}
+steps:
+  - set: {as: people, value: "param.contacts | selectattr('active') | list"}
+  - compose: {template: templates/letter.html, as: letters, foreach: people, item: contact}
+  - store: {from: letters, id: Letter, filename: "letter-{{ contact.Id }}.html"}
+"""
+LETTER = {"templates/letter.html": "<p>Dear {{ contact.Name }}</p>"}
+
+
+def test_foreach_composes_and_stores_one_result_per_item():
+    contacts = [{"Id": "003A", "Name": "Ann", "active": True}, {"Id": "003B", "Name": "<Bo>", "active": False},
+                {"Id": "003C", "Name": "Cy & Co", "active": True}]
+    result = run(LETTERS, {"contacts": contacts}, LETTER)
+    assert result.ok
+    assert [(d.id, d.filename) for d in result.documents] == [("Letter-1", "letter-003A.html"), ("Letter-2", "letter-003C.html")]
+    assert result.documents[1].content == b"<p>Dear Cy &amp; Co</p>"
+
+
+def test_foreach_over_nothing_stores_nothing_and_over_a_non_list_fails():
+    assert run(LETTERS, {"contacts": []}, LETTER).documents == []
+    not_a_list = LETTERS.replace("foreach: people", "foreach: \"'text'\"")
+    result = run(not_a_list, {"contacts": []}, LETTER)
+    assert not result.ok and "must give a list" in result.status_message
+
+
+def test_foreach_is_bounded():
+    result = run(LETTERS, {"contacts": [{"Id": str(i), "Name": "n", "active": True} for i in range(101)]}, LETTER)
+    assert not result.ok and "at most 100" in result.status_message
+
+
+def test_a_store_of_a_skipped_compose_fails_clearly():
+    manifest = OFFER.replace("  - store: {from: discount, id: Discount, if: \"not big\"}", "  - store: {from: discount, id: Discount}")
+    result = run(manifest, {"amount": 5000})
+    assert not result.ok and "was not composed" in result.status_message
+
+
+def test_a_foreach_item_name_must_be_a_plain_unreserved_name():
+    manifest = LETTERS.replace("item: contact", "item: param")
+    with pytest.raises(DapError):
+        load_dap(build_zip({"dap.yaml": manifest, **LETTER}))
+
+
+def test_the_letters_example_writes_one_letter_per_active_contact():
+    from tasklane.dap.pack import pack_directory
+    from tests.support import ROOT
+
+    dap = load_dap(pack_directory(ROOT / "examples" / "letters"))
+    contacts = [{"Id": "1", "Name": "Ann", "active": True}, {"Id": "2", "Name": "Bo", "active": True}]
+    result = Engine().run(dap, {"account": "Globex", "contacts": contacts}, CTX)
+    assert result.ok and [d.filename for d in result.documents] == ["letter-1.html", "letter-2.html"]
+    assert b"Dear Bo" in result.documents[1].content and b"Globex" in result.documents[1].content
+    none = Engine().run(dap, {"account": "Globex", "contacts": []}, CTX)
+    assert none.ok and none.documents == [] and any(e.level == "WARNING" for e in none.logs)

@@ -35,6 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import _PassArg, generate_lorem_ipsum, pass_context, pass_eval_context
 from markupsafe import EscapeFormatter, Markup
 
+from . import soql
 from .budget import (
     BITS_PER_DIGIT,
     MAX_INTEGER_BITS,
@@ -835,6 +836,7 @@ class DapEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, finalize=_finalize, **kwargs)
         self.filters = guarded_filters(self.filters)
+        self.filters["soql"] = soql.quote
         self.globals["lipsum"] = _lipsum
         # What compiled templates and cached imports hold, for the engine's cache accounting.
         self.retained_bytes = 0

@@ -307,7 +307,9 @@ def test_attachments_are_stored_and_read_back_through_a_presigned_url(api, aws):
     status, body = api.call("put_job_resource", path_params=params, raw=b"x" * (4 * 1024 * 1024 + 1))
     assert status == 413 and "4194304" in body["message"] and "/upload" in body["message"]
     status, body = api.call("upload_job_resource", path_params=params)
-    assert status == 200 and "signature-1.png" in body["url"]
+    assert status == 200 and body["fields"]["key"] == f"jobs/acme/{CID}/signature-1.png"
+    policy = json.loads(base64.b64decode(body["fields"]["policy"]))
+    assert ["content-length-range", 1, body["maxBytes"]] in policy["conditions"] and body["maxBytes"] == 1024**3
     assert api.call("put_job_resource", path_params={"clientJobId": "nope", "name": "a.png"}, raw=b"x")[0] == 404
 
 

@@ -14,7 +14,9 @@ from tasklane.storage.job_resources import URL_SECONDS
 
 # A Lambda event carries 6 MB and API Gateway base64-encodes binary bodies: 4 MiB passes through.
 MAX_RESOURCE_BYTES = 4 * 1024 * 1024
-__all__ = ["URL_SECONDS", "download_url", "put", "upload_url"]
+# Through an upload form straight to S3: a photo series or a video, not an archive of the site.
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+__all__ = ["MAX_UPLOAD_BYTES", "URL_SECONDS", "download_url", "put", "upload_form"]
 UPLOAD_ROUTE = "POST /jobs/v1/{clientJobId}/resources/{name}/upload"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
@@ -47,7 +49,9 @@ def download_url(backends: Backends, access: JobAccess, client_job_id: str, name
     return backends.job_resources.download_url(access.tenant, client_job_id, name)
 
 
-def upload_url(backends: Backends, access: JobAccess, client_job_id: str, name: str) -> str:
+def upload_form(backends: Backends, access: JobAccess, client_job_id: str, name: str) -> tuple[str, dict[str, str]]:
+    """Where and how to POST a file of up to MAX_UPLOAD_BYTES straight to S3 (multipart form, the
+    file last, in a part named `file`)."""
     _checked(name)
     jobs.require(backends, access, client_job_id)
-    return backends.job_resources.upload_url(access.tenant, client_job_id, name)
+    return backends.job_resources.upload_form(access.tenant, client_job_id, name, MAX_UPLOAD_BYTES)

@@ -44,10 +44,16 @@ class JobResourceBucket:
         }
         return str(self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=URL_SECONDS))
 
-    def upload_url(self, tenant: str, client_job_id: str, name: str) -> str:
-        """A presigned PUT for a file too large to pass through API Gateway."""
-        params = {"Bucket": self._bucket, "Key": _key(tenant, client_job_id, name)}
-        return str(self._s3.generate_presigned_url("put_object", Params=params, ExpiresIn=URL_SECONDS))
+    def upload_form(self, tenant: str, client_job_id: str, name: str, max_bytes: int) -> tuple[str, dict[str, str]]:
+        """A presigned POST (URL and form fields) for a file too large to pass through API Gateway;
+        its policy makes S3 refuse a file over `max_bytes`, which a presigned PUT could not."""
+        form = self._s3.generate_presigned_post(
+            self._bucket,
+            _key(tenant, client_job_id, name),
+            Conditions=[["content-length-range", 1, max_bytes]],
+            ExpiresIn=URL_SECONDS,
+        )
+        return str(form["url"]), {str(k): str(v) for k, v in form["fields"].items()}
 
     def delete_all(self, tenant: str, client_job_id: str) -> None:
         prefix = f"jobs/{tenant}/{client_job_id}/"

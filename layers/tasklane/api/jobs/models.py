@@ -128,5 +128,14 @@ class ResourceUrl(BaseModel):
     expiresInSeconds: int
 
 
+class UploadForm(BaseModel):
+    """POST `fields` and then the file (a part named `file`) as multipart/form-data to `url`."""
+
+    url: str
+    fields: dict[str, str]
+    maxBytes: int
+    expiresInSeconds: int
+
+
 class StringMap(RootModel[dict[str, StrictStr]]):
     """POST /jobs/v1/{clientJobId}/metadata: keys and values are strings."""

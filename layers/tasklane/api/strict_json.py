@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from tasklane.domain.errors import BadRequest, problem
+from tasklane.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, problem
 
 # Every JSON document a client sends is read back later by other code: the worker's message parser
 # (pydantic's, which stops at about 200 levels), json.dumps, DynamoDB. 64 levels leave ample room.
@@ -40,6 +40,19 @@ def loads(raw: bytes | bytearray, where: str) -> Any:
         loc, message, type_ = found
         raise BadRequest(f"{where} is not acceptable JSON: {message}", [problem(where + loc, message, type_)])
     return value
+
+
+def object_body(raw: bytes, content_type: str | None, max_bytes: int) -> dict[str, Any]:
+    """A JSON-only family's request body: at most `max_bytes`, sent as JSON, an object."""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes")
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type {kind or '(none)'} is not supported: send application/json")
+    data = loads(raw, "body")
+    if not isinstance(data, dict):
+        raise BadRequest("The JSON body must be an object", [problem("body", "expected an object", "type")])
+    return data
 
 
 def json_problem(value: Any) -> tuple[str, str, str] | None:

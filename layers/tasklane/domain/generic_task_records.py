@@ -102,29 +102,6 @@ class NewGenericTask:
 
 
 @dataclass(frozen=True)
-class GenericTask:
-    id: int
-    key: str
-    folder_id: int
-    type: TaskType
-    title: str
-    priority: Priority
-    status: TaskStatus
-    creation_time: str
-    last_modification_time: str
-    data: dict[str, Any] = field(default_factory=dict)
-    action: str | None = None
-    catalog: str | None = None
-    external_tag: str | None = None
-    schema_key: str | None = None
-    schema: dict[str, Any] | None = None
-    assigned_to: str | None = None
-    last_assigned_time: str | None = None
-    completion_time: str | None = None
-    creator: str = ""
-
-
-@dataclass(frozen=True)
 class TaskSummary:
     """A task as a listing shows it: everything but its data and schema (the list index holds no more)."""
 
@@ -142,6 +119,17 @@ class TaskSummary:
     assigned_to: str | None = None
     last_assigned_time: str | None = None
     completion_time: str | None = None
+
+
+@dataclass(frozen=True)
+class GenericTask(TaskSummary):
+    """A task whole: its summary, and its data, action, form schema and creator."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    action: str | None = None
+    schema_key: str | None = None
+    schema: dict[str, Any] | None = None
+    creator: str = ""
 
 
 class Field(str, Enum):

@@ -10,7 +10,6 @@ like other tenants' tasks, do not exist for it.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +37,7 @@ from tasklane.domain.generic_task_records import (
 )
 from tasklane.storage import Backends
 from tasklane.storage.generic_tasks import MAX_EVALUATED, CatalogMissing, Refused, TooBroad
+from tasklane.jsontext import stored_size
 from tasklane.timeutil import iso
 
 # A task is one DynamoDB item (400 KB at most) holding its data and, for form tasks, its schema.
@@ -49,13 +49,8 @@ ANY_FOLDER = FolderRef()
 MAX_TOP = 1000
 
 
-def _size(value: Any) -> int:
-    """Bytes of `value` as stored: compact JSON in UTF-8."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
 def _check_size(loc: str, value: Any, limit: int = MAX_DATA_BYTES) -> None:
-    if _size(value) > limit:
+    if stored_size(value) > limit:
         raise PayloadTooLarge(
             f"{loc} may be at most {limit} bytes as JSON (UTF-8)",
             [problem(loc, f"more than {limit} bytes", "too_large")],

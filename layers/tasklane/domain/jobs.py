@@ -39,6 +39,7 @@ from tasklane.domain.job_records import (
     valid_client_job_id,
 )
 from tasklane.storage import Backends
+from tasklane.jsontext import stored_size
 from tasklane.timeutil import iso
 
 # One step is one item (400 KB at most); a job is answered whole in one Lambda response (6 MB).
@@ -56,11 +57,6 @@ MAX_SKIP = 10_000
 PARALLEL_WRITES = 8
 
 
-def _size(value: Any) -> int:
-    """Bytes of `value` as stored: compact JSON in UTF-8."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
 def _visible(access: JobAccess, stored: StoredJob | None, client_job_id: str) -> StoredJob:
     if stored is None or not access.allows(stored.doc) or not valid_client_job_id(client_job_id):
         raise NotFound(f"Job {client_job_id} does not exist")
@@ -70,7 +66,7 @@ def _visible(access: JobAccess, stored: StoredJob | None, client_job_id: str) ->
 def _check_steps(steps: list[StepDoc]) -> dict[str, int]:
     sizes = {}
     for step in steps:
-        size = _size(step.document)
+        size = stored_size(step.document)
         if size > MAX_STEP_BYTES:
             raise PayloadTooLarge(
                 f"Step {step.unique_id} is {size} bytes as JSON; a step may be at most {MAX_STEP_BYTES}",
@@ -124,8 +120,8 @@ def _refuse_final_change(stored: StoredJob, incoming: JobDoc) -> None:
 
 def _check_header(doc: JobDoc, index: Mapping[str, list[int]]) -> None:
     """The header (the job's document and its step index) must stay one DynamoDB item."""
-    size = _size(doc.document) + _size(index)
-    if _size(doc.document) > MAX_DOCUMENT_BYTES or size > MAX_HEADER_BYTES:
+    document = stored_size(doc.document)
+    if document > MAX_DOCUMENT_BYTES or document + stored_size(index) > MAX_HEADER_BYTES:
         raise PayloadTooLarge(
             f"The job's own fields may be at most {MAX_DOCUMENT_BYTES} bytes of JSON, and with its steps' ids "
             f"at most {MAX_HEADER_BYTES}",
@@ -155,24 +151,23 @@ def sync(backends: Backends, access: JobAccess, request: Sync, create_only: bool
             raise Conflict(f"Job {client_job_id} already exists")
         if stored is not None:
             _refuse_final_change(stored, request.doc)
-        index = dict(stored.step_index) if stored is not None else {}
-        changed = _changed(index, request.steps)
-        after = {**index, **{s.ref: [s.updated, sizes[s.ref]] for s in changed}}
-        step_bytes = sum(size for _, size in after.values())
+        stored_index = stored.step_index if stored is not None else {}
+        changed = _changed(stored_index, request.steps)
+        # `changed` holds only steps the index lacks or holds older: each replaces its entry.
+        index = {**stored_index, **{s.ref: [s.updated, sizes[s.ref]] for s in changed}}
+        step_bytes = sum(size for _, size in index.values())
         if step_bytes > MAX_JOB_STEP_BYTES:
             raise PayloadTooLarge(f"A job's steps may hold at most {MAX_JOB_STEP_BYTES} bytes of JSON in all")
-        if len(after) > MAX_STEPS:
+        if len(index) > MAX_STEPS:
             raise PayloadTooLarge(f"A job may hold at most {MAX_STEPS} steps, completed and cancelled together")
-        _check_header(_merged_doc(stored.doc, request.doc) if stored is not None else request.doc, after)
+        doc = _merged_doc(stored.doc, request.doc) if stored is not None else request.doc
+        _check_header(doc, index)
         _write_steps(backends, access.tenant, client_job_id, changed)
-        for step in changed:
-            if step.ref not in index or step.updated > index[step.ref][0]:
-                index[step.ref] = [step.updated, sizes[step.ref]]
         if stored is None:
             created = StoredJob(
                 job_id=secrets.token_hex(12),
                 created=iso(backends.clock.now()),
-                doc=request.doc,
+                doc=doc,
                 step_index=index,
                 step_bytes=step_bytes,
                 version=1,
@@ -180,13 +175,7 @@ def sync(backends: Backends, access: JobAccess, request: Sync, create_only: bool
             if backends.jobs.create_header(access.tenant, created):
                 return _read(backends, access.tenant, created), True
             continue
-        merged = replace(
-            stored,
-            doc=_merged_doc(stored.doc, request.doc),
-            step_index=index,
-            step_bytes=step_bytes,
-            version=stored.version + 1,
-        )
+        merged = replace(stored, doc=doc, step_index=index, step_bytes=step_bytes, version=stored.version + 1)
         if not changed and merged.doc is stored.doc:
             return _read(backends, access.tenant, stored), False
         if backends.jobs.replace_header(access.tenant, merged, stored.version):

@@ -34,6 +34,7 @@ from tasklane.domain.generic_task_records import (
     TaskType,
 )
 from tasklane.storage.task_catalogs import catalog_key
+from tasklane.jsontext import dumps
 from tasklane.storage.units import key, n, read, s
 
 LIST_INDEX = "ListIndex"
@@ -67,11 +68,6 @@ class Refused(Exception):
     def __init__(self, current: GenericTask | None) -> None:
         super().__init__()
         self.current = current
-
-
-def _dumps(value: Any) -> str:
-    # Stored as UTF-8 (DynamoDB counts an item in UTF-8 bytes), as the domain measures it.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def task_key(tenant: str, task_id: int) -> dict[str, Any]:
@@ -135,7 +131,7 @@ def _item(tenant: str, task: GenericTask) -> dict[str, Any]:
         "taskStatus": n(task.status),
         "creationTime": s(task.creation_time),
         "lastModificationTime": s(task.last_modification_time),
-        "data": s(_dumps(task.data)),
+        "data": s(dumps(task.data)),
         "creator": s(task.creator),
     }
     if task.catalog is not None:
@@ -146,7 +142,7 @@ def _item(tenant: str, task: GenericTask) -> dict[str, Any]:
     if task.schema_key is not None:
         item["schemaKey"] = s(task.schema_key)
     if task.schema is not None:
-        item["schema"] = s(_dumps(task.schema))
+        item["schema"] = s(dumps(task.schema))
     return item
 
 
@@ -268,7 +264,7 @@ class GenericTaskStore:
         if data is not None:
             names["#data"] = "data"
             sets.append("#data = :data")
-            values[":data"] = s(_dumps(data))
+            values[":data"] = s(dumps(data))
         condition = "#status <> :done"
         if folder_id is not None:
             condition += " AND folderId = :folder"

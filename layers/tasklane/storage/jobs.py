@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tasklane.domain.job_records import JobDoc, JobSummary, StepDoc, StepKind, StoredJob
+from tasklane.jsontext import dumps
 from tasklane.storage.units import key, n, read, s, updated
 
 LIST_INDEX = "ListIndex"
@@ -35,11 +36,6 @@ def _pk(tenant: str, client_job_id: str) -> str:
 
 def _list_sk(stored: StoredJob) -> str:
     return f"{stored.created}#{stored.doc.client_job_id}"
-
-
-def _dumps(value: Any) -> str:
-    # Stored as UTF-8 (DynamoDB counts an item in UTF-8 bytes), as the domain measures it.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _summary(item: dict[str, Any]) -> JobSummary:
@@ -79,7 +75,7 @@ class JobStore:
             Item={
                 **key(_pk(tenant, client_job_id), f"STEP#{step.kind.value}#{step.unique_id}"),
                 "updated": n(step.updated),
-                "step": s(_dumps(step.document)),
+                "step": s(dumps(step.document)),
             },
             ConditionExpression="attribute_not_exists(pk) OR #updated < :updated",
             ExpressionAttributeNames={"#updated": "updated"},
@@ -92,7 +88,7 @@ class JobStore:
             "jobId": s(stored.job_id),
             "clientJobId": s(stored.doc.client_job_id),
             "created": s(stored.created),
-            "jobDoc": s(_dumps(stored.doc.document)),
+            "jobDoc": s(dumps(stored.doc.document)),
             "listSk": s(_list_sk(stored)),
         }
         if stored.doc.team is not None:
@@ -101,7 +97,7 @@ class JobStore:
             **key(pk, "JOB"),
             **common,
             "listPk": s(f"TENANT#{tenant}#JOBS"),
-            "stepIndex": s(_dumps(stored.step_index)),
+            "stepIndex": s(dumps(stored.step_index)),
             "stepBytes": n(stored.step_bytes),
             "version": n(stored.version),
         }

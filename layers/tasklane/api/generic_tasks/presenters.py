@@ -107,18 +107,14 @@ def tasks(page: Page, headers: Mapping[str, str]) -> ODataEnvelope:
     return ODataEnvelope(context=context(headers, "Tasks"), count=page.count, value=[_odata_task(t) for t in page.items])
 
 
-def _catalog(catalog: TaskCatalog) -> ODataTaskCatalog:
+def catalog(found: TaskCatalog) -> ODataTaskCatalog:
     return ODataTaskCatalog(
-        Name=catalog.name, Description=catalog.description, LastModificationTime=catalog.last_modification_time, Id=catalog.id
+        Name=found.name, Description=found.description, LastModificationTime=found.last_modification_time, Id=found.id
     )
 
 
-def catalog(created_catalog: TaskCatalog) -> ODataTaskCatalog:
-    return _catalog(created_catalog)
-
-
 def catalogs(page: Page, headers: Mapping[str, str]) -> ODataEnvelope:
-    return ODataEnvelope(context=context(headers, "TaskCatalogs"), count=page.count, value=[_catalog(c) for c in page.items])
+    return ODataEnvelope(context=context(headers, "TaskCatalogs"), count=page.count, value=[catalog(c) for c in page.items])
 
 
 def folder(created_folder: Folder) -> ODataFolder:

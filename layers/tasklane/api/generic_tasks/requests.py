@@ -28,7 +28,7 @@ from tasklane.api.generic_tasks.models import (
 )
 from tasklane.api.http import Caller
 from tasklane.api.validation import parse
-from tasklane.domain.errors import BadRequest, FolderForbidden, PayloadTooLarge, UnsupportedMediaType, problem
+from tasklane.domain.errors import BadRequest, FolderForbidden, problem
 from tasklane.domain.generic_task_records import Assignment, FolderAccess, FolderRef, NewGenericTask, TaskType
 
 # A task's data is at most 256 KiB; the rest of a body is a few short fields.
@@ -44,15 +44,7 @@ _ID = re.compile(r"[0-9]{1,12}")
 
 
 def json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes")
-    kind = (content_type or "").split(";", 1)[0].strip().lower()
-    if kind != "application/json" and not kind.endswith("+json"):
-        raise UnsupportedMediaType(f"Content-Type {kind or '(none)'} is not supported: send application/json")
-    data = strict_json.loads(raw, "body")
-    if not isinstance(data, dict):
-        raise BadRequest("The JSON body must be an object", [problem("body", "expected an object", "type")])
-    return data
+    return strict_json.object_body(raw, content_type, MAX_BODY_BYTES)
 
 
 def body(model: type[Model], raw: bytes, content_type: str | None) -> Model:

@@ -12,7 +12,7 @@ from tasklane.api import strict_json
 from tasklane.api.http import Caller
 from tasklane.api.jobs.models import BasicSyncRequest
 from tasklane.api.validation import parse
-from tasklane.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, problem
+from tasklane.domain.errors import BadRequest, problem
 from tasklane.domain.job_records import JobAccess, JobDoc, StepDoc, StepKind, Sync, moment
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -24,15 +24,7 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes")
-    kind = (content_type or "").split(";", 1)[0].strip().lower()
-    if kind != "application/json" and not kind.endswith("+json"):
-        raise UnsupportedMediaType(f"Content-Type {kind or '(none)'} is not supported: send application/json")
-    data = strict_json.loads(raw, "body")
-    if not isinstance(data, dict):
-        raise BadRequest("The JSON body must be an object", [problem("body", "expected an object", "type")])
-    return data
+    return strict_json.object_body(raw, content_type, MAX_BODY_BYTES)
 
 
 def body(model: type[Model], raw: bytes, content_type: str | None) -> Model:

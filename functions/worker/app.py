@@ -12,14 +12,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from tasklane.config import TableSettings, BucketSettings, QueueSettings, load
+from tasklane.config import BucketSettings, ConverterSettings, QueueSettings, TableSettings, load
 from tasklane.domain.execution import UNREADABLE, BatchNotYetAccepted, OutOfTime, Worker
 from tasklane.domain.records import UnitMessage, RunUnit
 from tasklane.storage import get_backends
 
 
 
-class Config(TableSettings, BucketSettings, QueueSettings):
+class Config(TableSettings, BucketSettings, QueueSettings, ConverterSettings):
     """What this function reads; template.yaml gives it exactly these variables."""
 
 

@@ -36,6 +36,12 @@ class QueueSettings(BaseSettings):
     task_queue_url: str = Field(alias="TASK_QUEUE_URL", min_length=1)
 
 
+class ConverterSettings(BaseSettings):
+    """The function that converts DOCX to PDF (LibreOffice); unset: DOCX -> PDF steps fail clearly."""
+
+    converter_function: str | None = Field(alias="CONVERTER_FUNCTION", default=None)
+
+
 class QuotaSettings(BaseSettings):
     default_monthly_quota: int = Field(alias="DEFAULT_MONTHLY_QUOTA", ge=0)
 

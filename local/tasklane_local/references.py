@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasklane_local.lambda_runtime import physical_function_name
 from tasklane_local.template import Template
 
 
@@ -100,6 +101,8 @@ class ReferenceResolver:
                     f"{where}: parameter {name} has no Default; pass it as a parameter override"
                 )
             return value
+        if name in self._template.functions:
+            return physical_function_name(name)
         physical = self._resources.physical_ids().get(name)
         if physical is None:
             raise UnresolvableReference(f"{where}: !Ref {name}: no such parameter or local resource")

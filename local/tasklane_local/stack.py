@@ -15,7 +15,8 @@ from tasklane_local.aws import LocalAws
 from tasklane_local.environ import EnvironmentPatch
 from tasklane_local.gateway import EventBuilder, Gateway, GatewayServer
 from tasklane_local.jwt_authorizer import JwtAuthorizer
-from tasklane_local.lambda_runtime import LambdaRuntime, split_environments
+from tasklane_local.lambda_api import LambdaApiServer
+from tasklane_local.lambda_runtime import LambdaRuntime, LocalFunction, split_environments
 from tasklane_local.template import Template, load_template
 from tasklane_local.worker import SqsEventSource
 
@@ -57,6 +58,7 @@ class LocalStack:
         self._started = False
         self.url = ""
         self.aws_endpoint = ""
+        self.lambda_url = ""
         self.resources: dict[str, str] = {}
         self.environment: dict[str, str] = {}
         self.aws: LocalAws | None = None
@@ -102,7 +104,12 @@ class LocalStack:
                 for lid, function in self.template.functions.items()
             }
         )
-        self.environment = environments.shared
+        # Functions that invoke another reach it through Lambda's API, served from this process.
+        loaded: dict[str, LocalFunction] = {}
+        lambda_api = LambdaApiServer(loaded.get)
+        self._exit.callback(lambda_api.stop)
+        self.lambda_url = lambda_api.start()
+        self.environment = {**environments.shared, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url}
         environ = EnvironmentPatch()
         self._exit.callback(environ.restore)
         environ.set(self.environment)
@@ -111,6 +118,7 @@ class LocalStack:
         runtime = LambdaRuntime(self.template.functions, region=aws.region, own_environments=environments.own).load()
         self._exit.callback(runtime.unload)
         self.runtime = runtime
+        loaded.update({function.name: function for function in runtime.functions.values()})
 
         # AWS: a JWT authorizer fetches the keys its issuer publishes; locally the issuer is the
         # dev issuer, whose JWKS this process serves.

@@ -323,18 +323,32 @@ def _read_sqs_event(function_id: str, event_name: str, properties: dict[str, Any
     )
 
 
+def _image_code(logical_id: str, properties: dict[str, Any], metadata: dict[str, Any]) -> tuple[str, Any]:
+    """An image function runs here from the folder of its Dockerfile, with the image's command as handler
+    (on AWS the Dockerfile copies that folder's app.py into the image), with this machine's packages."""
+    dockerfile, command = metadata.get("Dockerfile"), (properties.get("ImageConfig") or {}).get("Command")
+    if not isinstance(dockerfile, str) or not isinstance(command, list) or len(command) != 1:
+        raise TemplateError(f"{logical_id}: an image function needs Metadata.Dockerfile and a one-item ImageConfig.Command")
+    context = metadata.get("DockerContext", ".")
+    return str(Path(context) / Path(dockerfile).parent), command[0]
+
+
 def _read_function(
     logical_id: str,
     properties: dict[str, Any],
     globals_: dict[str, Any],
     base_dir: Path,
     apis: dict[str, HttpApi],
+    metadata: dict[str, Any] | None = None,
 ) -> Function:
     # AWS: SAM Globals apply unless the function sets its own; environment maps merge.
     def setting(name: str, default: Any = None) -> Any:
         return properties.get(name, globals_.get(name, default))
 
-    code_uri, handler = setting("CodeUri"), setting("Handler")
+    if properties.get("PackageType") == "Image":
+        code_uri, handler = _image_code(logical_id, properties, metadata or {})
+    else:
+        code_uri, handler = setting("CodeUri"), setting("Handler")
     if not isinstance(code_uri, str) or not isinstance(handler, str):
         raise TemplateError(f"{logical_id}: CodeUri and Handler must be plain strings")
     environment = {
@@ -429,7 +443,7 @@ def load_template(path: str | Path) -> Template:
         path=path,
         parameters=_read_parameters(document),
         functions={
-            lid: _read_function(lid, props, globals_, path.parent, apis)
+            lid: _read_function(lid, props, globals_, path.parent, apis, resources[lid].get("Metadata"))
             for lid, props in of_type("AWS::Serverless::Function").items()
         },
         http_apis=apis,

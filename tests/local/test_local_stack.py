@@ -161,9 +161,27 @@ def test_functions_that_disagree_on_a_variable_each_read_their_own_at_cold_start
         two = stack.runtime["TwoFunction"].invoke({})
         assert (one["mode"], two["mode"]) == ("one", "two")
         assert one["now"] is None and one["shared"] == "same"  # only the agreed variables stay set
-        assert stack.environment == {"SHARED": "same"}
+        assert stack.environment == {"SHARED": "same", "AWS_ENDPOINT_URL_LAMBDA": stack.lambda_url}
 
     assert dict(os.environ) == before
+
+
+def test_functions_invoke_each_other_through_lambdas_api(tmp_path):
+    import boto3
+    from botocore.exceptions import ClientError
+
+    with LocalStack(REAL_TEMPLATE, port=0, start_worker=False, state_dir=tmp_path) as stack:
+        client = boto3.client("lambda", endpoint_url=stack.lambda_url, region_name="us-east-1")
+        # The worker's converter, by the name `!Ref ConverterFunction` gives it; a bad request is answered.
+        assert os.environ["CONVERTER_FUNCTION"] == "tasklane-ConverterFunction"
+        answer = client.invoke(FunctionName="tasklane-ConverterFunction", Payload=b"{}")
+        assert "FunctionError" not in answer and json.loads(answer["Payload"].read())["error"] == "failed"
+        with pytest.raises(ClientError) as missing:
+            client.invoke(FunctionName="tasklane-NoSuchFunction", Payload=b"{}")
+        assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        # A handler that raises is an Unhandled function error, as on AWS.
+        crashed = client.invoke(FunctionName="tasklane-WorkerFunction", Payload=b'"not an event"')
+        assert crashed["FunctionError"] == "Unhandled"
 
 
 def test_the_real_template_runs_locally(tmp_path):

@@ -26,7 +26,7 @@ from jinja2 import (
 from pydantic import ValidationError
 
 from .budget import MiB
-from .manifest import STEP_KINDS, Manifest, StoreStep
+from .manifest import STEP_KINDS, Manifest
 from .sandbox import DapEnvironment
 
 MANIFEST_NAME = "dap.yaml"
@@ -127,7 +127,7 @@ def load_dap(data: bytes, limits: DapLimits = DapLimits()) -> Dap:
 
     manifest = _parse_manifest(files, rejected, errors)
     if manifest is not None:
-        errors.extend(_template_problems(manifest, files, rejected))
+        errors.extend(_template_problems(manifest, files, rejected, limits))
     if errors or manifest is None:
         raise DapError("Invalid DAP package", errors)
     return Dap(
@@ -136,6 +136,46 @@ def load_dap(data: bytes, limits: DapLimits = DapLimits()) -> Dap:
         manifest=manifest,
         files=MappingProxyType(files),
     )
+
+
+def zip_problems(data: bytes, limits: DapLimits) -> list[str]:
+    """The same checks as a package's, for a zip inside it (a DOCX): sizes, entry count, ratio, names.
+
+    Returns what is wrong; nothing when another reader can open it within the limits."""
+    if len(data) > limits.max_zip_bytes:
+        return [f"it is {len(data)} bytes, larger than the limit of {limits.max_zip_bytes}"]
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError):
+        return ["it is not a valid zip archive"]
+    with archive:
+        layout = _layout_problem(data, archive)
+        if layout is not None:
+            return [layout]
+        try:
+            errors, _, _ = _read_entries(archive, limits)
+        except DapError as error:
+            return error.errors
+    return errors
+
+
+def docx_template_problems(data: bytes, limits: DapLimits, env: Environment) -> list[str]:
+    """A Word template, hostile like the package: the zip checks before docxtpl opens it, then its tags."""
+    from . import docx  # docxtpl and lxml load only for packages that have a Word template
+
+    problems = zip_problems(data, limits) or docx.docx_problems(data)
+    if problems:
+        return problems
+    try:
+        sources = docx.template_sources(data)
+    except Exception as exc:
+        return [f"it cannot be read as a Word document ({_clip(f'{type(exc).__name__}: {exc}')})"]
+    for part, source in sources:
+        try:
+            env.compile(env.parse(source))
+        except Exception as exc:
+            problems.append(_compile_problem(exc, part))
+    return problems
 
 
 def _layout_problem(data: bytes, archive: zipfile.ZipFile) -> str | None:
@@ -384,7 +424,9 @@ def _referenced_names(ast: nodes.Template) -> Iterable[str]:
             yield target.value
 
 
-def _template_problems(manifest: Manifest, files: Mapping[str, bytes], rejected: set[str]) -> list[str]:
+def _template_problems(
+    manifest: Manifest, files: Mapping[str, bytes], rejected: set[str], limits: DapLimits
+) -> list[str]:
     problems: list[str] = []
     env = create_environment(files)
     pending = []
@@ -392,6 +434,8 @@ def _template_problems(manifest: Manifest, files: Mapping[str, bytes], rejected:
         if path not in files:
             if path not in rejected:
                 problems.append(f"{MANIFEST_NAME}: steps.{index}.compose.template: {path!r} is not in the package")
+        elif path.lower().endswith(".docx"):
+            problems.extend(f"{path}: {problem}" for problem in docx_template_problems(files[path], limits, env))
         else:
             pending.append(path)
     checked: set[str] = set()
@@ -417,9 +461,9 @@ def _template_problems(manifest: Manifest, files: Mapping[str, bytes], rejected:
             elif ref not in rejected:
                 problems.append(f"{path}: references {ref!r}, which is not in the package")
     for index, step in enumerate(manifest.steps):
-        if isinstance(step, StoreStep) and step.store.filename is not None:
+        for name, source in step.template_strings().items():
             try:
-                env.compile(step.store.filename)
+                env.compile(source)
             except Exception as exc:
-                problems.append(_compile_problem(exc, f"{MANIFEST_NAME}: steps.{index}.store.filename"))
+                problems.append(_compile_problem(exc, f"{MANIFEST_NAME}: steps.{index}.{step.kind}.{name}"))
     return problems

@@ -65,7 +65,7 @@ class RunnableBatch:
 class Worker:
     def __init__(self, backends: Backends, engine: Engine | None = None) -> None:
         self._backends = backends
-        self._engine = engine or Engine()
+        self._engine = engine or Engine(converter=backends.converter)
         self._daps = DapCache()
         self._batches: OrderedDict[tuple[str, str], RunnableBatch] = OrderedDict()
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from functools import cached_property, lru_cache
 
 from tasklane.domain.records import RunUnit
-from tasklane.config import BucketSettings, QueueSettings, QuotaSettings, TableSettings, load
+from tasklane.config import BucketSettings, ConverterSettings, QueueSettings, QuotaSettings, TableSettings, load
 from tasklane.storage.apikeys import ApiKeyStore
-from tasklane.storage.clients import aws_client
+from tasklane.storage.clients import aws_client, converter_client
+from tasklane.storage.converter import LambdaConverter
 from tasklane.storage.counters import IdCounter
 from tasklane.storage.folders import FolderStore
 from tasklane.storage.generic_tasks import GenericTaskStore
@@ -82,6 +83,11 @@ class Backends:
     @cached_property
     def jobs(self) -> JobStore:
         return JobStore(aws_client("dynamodb"), load(TableSettings).table_name)
+
+    @cached_property
+    def converter(self) -> LambdaConverter | None:
+        name = load(ConverterSettings).converter_function
+        return None if not name else LambdaConverter(converter_client(), name)
 
     @cached_property
     def job_resources(self) -> JobResourceBucket:

@@ -19,3 +19,12 @@ _CONFIG = Config(
 @lru_cache(maxsize=None)
 def aws_client(service: str) -> Any:
     return boto3.session.Session().client(service, config=_CONFIG)
+
+
+# A conversion may take the task's whole time: wait that long, and never send it twice.
+_CONVERTER_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=75)
+
+
+@lru_cache(maxsize=1)
+def converter_client() -> Any:
+    return boto3.session.Session().client("lambda", config=_CONVERTER_CONFIG)

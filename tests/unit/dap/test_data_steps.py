@@ -72,7 +72,7 @@ def test_expressions_run_sandboxed_and_within_the_budget():
         ("- log: {level: DEBUG, message: x}", "level"),
         ("- compose: {template: templates/offer.txt, as: x, if: '1 +'}", "not a valid expression"),
         ("- set: {as: offer, value: '1'}", "already used by an earlier step"),
-        ("- store: {from: total, id: T}", "not an earlier compose output"),
+        ("- store: {from: total, id: T}", "not an earlier compose or convert output"),
     ],
 )
 def test_bad_data_steps_are_refused_at_upload(step, problem):
@@ -131,7 +131,7 @@ def test_foreach_is_bounded():
 def test_a_store_of_a_skipped_compose_fails_clearly():
     manifest = OFFER.replace("  - store: {from: discount, id: Discount, if: \"not big\"}", "  - store: {from: discount, id: Discount}")
     result = run(manifest, {"amount": 5000})
-    assert not result.ok and "was not composed" in result.status_message
+    assert not result.ok and "was not produced (its step was skipped)" in result.status_message
 
 
 def test_a_foreach_item_name_must_be_a_plain_unreserved_name():

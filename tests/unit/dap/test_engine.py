@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from tasklane.dap import STEP_KINDS, Engine, LogEntry, RunContext, RunResult, load_dap
-from tasklane.dap import engine as engine_module
 from tasklane.dap.package import DapEnvironment
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[3] / "examples" / "account-profile"
@@ -300,8 +299,11 @@ def test_nothing_is_half_produced(make_dap):
     assert [log.level for log in result.logs][-1] == "SEVERE"
 
 
-def test_every_step_kind_has_a_handler():
-    assert set(engine_module._STEP_HANDLERS) == set(STEP_KINDS)
+def test_every_step_kind_has_its_own_handler():
+    from tasklane.dap.steps import STEP_MODELS, StepModel
+
+    assert [model.kind for model in STEP_MODELS] == list(STEP_KINDS)
+    assert all(model.run is not StepModel.run for model in STEP_MODELS)
 
 
 def test_example_account_profile():

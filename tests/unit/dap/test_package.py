@@ -267,12 +267,12 @@ def test_invalid_store_step(zip_of, store, fragment):
 
 def test_store_from_unknown_output(zip_of):
     manifest = "name: X\nsteps:\n  - compose: {template: templates/page.html, as: page}\n  - store: {from: x, id: A}"
-    assert "dap.yaml: steps.1.store.from: 'x' is not an earlier compose output" in errors_of(zip_of(entries(manifest)))
+    assert "dap.yaml: steps.1.store.from: 'x' is not an earlier compose or convert output" in errors_of(zip_of(entries(manifest)))
 
 
 def test_store_from_later_compose(zip_of):
     manifest = "name: X\nsteps:\n  - store: {from: page, id: A}\n  - compose: {template: templates/page.html, as: page}"
-    assert_error(errors_of(zip_of(entries(manifest))), "steps.0.store.from: 'page' is not an earlier compose output")
+    assert_error(errors_of(zip_of(entries(manifest))), "steps.0.store.from: 'page' is not an earlier compose or convert output")
 
 
 def test_duplicate_names_and_ids(zip_of):

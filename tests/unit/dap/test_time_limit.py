@@ -53,11 +53,25 @@ def test_a_timer_firing_as_the_block_ends_is_cleared(monkeypatch):
     monkeypatch.setattr(engine_module, "_set_async_exc", lambda thread_id, exc: calls.append(exc))
     limit = engine_module._time_limit(60)
     with limit:
-        limit._expire()  # the timer fires, but its exception is not delivered before the block ends
+        limit._expire(limit._generation)  # the timer fires, but its exception is not delivered before the block ends
     [raised, cleared] = calls
     assert raised.value is engine_module._TimeUp  # type: ignore[attr-defined]
     assert cleared is None  # on exit, the still pending exception is cleared
     calls.clear()
-    limit._expire()  # a timer that still fires afterwards does nothing
+    limit._expire(limit._generation)  # a timer that still fires afterwards does nothing
     assert calls == []
+
+
+def test_a_timer_from_before_a_suspension_does_nothing(monkeypatch):
+    calls: list[object] = []
+    monkeypatch.setattr(engine_module, "_set_async_exc", lambda thread_id, exc: calls.append(exc))
+    limit = engine_module._time_limit(60)
+    with limit:
+        before = limit._generation
+        with limit.suspended():
+            limit._expire(before)  # the cancelled timer was already on its way
+        limit._expire(before)
+        assert calls == []
+        limit._expire(limit._generation)  # the re-armed one counts
+    assert len(calls) == 2 and calls[1] is None
 

@@ -1,0 +1,82 @@
+"""DOCX output: docxtpl renders a Word template (Jinja2 tags inside Word) through the DAP's sandbox.
+
+A DOCX is a zip too: it passes the package's zip checks before anything opens it. Text put into
+the document must be text XML can hold: control characters, lone surrogates, U+FFFE and U+FFFF
+are removed from the values a template sees (with a WARNING naming where), since Word refuses a
+file that holds them. The rendered file must open with python-docx before it counts as output.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+from docx import Document
+from docxtpl import DocxTemplate
+from jinja2 import Environment
+from markupsafe import Markup
+
+from .files import DOCX_TYPE
+
+__all__ = ["DOCX_TYPE", "clean_for_xml", "docx_problem", "docx_problems", "render_docx", "template_sources"]
+
+# XML 1.0's Char production, inverted: what no XML document may hold.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MAX_CLEAN_DEPTH = 32
+
+
+def docx_problems(data: bytes) -> list[str]:
+    """After the zip checks: what keeps docxtpl from reading this as a Word document."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+    except zipfile.BadZipFile:
+        return ["it is not a valid zip archive"]
+    if "word/document.xml" not in names or "[Content_Types].xml" not in names:
+        return ["it is not a Word document (no word/document.xml)"]
+    return []
+
+
+def template_sources(data: bytes) -> list[tuple[str, str]]:
+    """(part, Jinja source) for the document body as docxtpl prepares it, to check its syntax."""
+    template = DocxTemplate(io.BytesIO(data))
+    template.init_docx()
+    return [("word/document.xml", template.patch_xml(template.get_xml()))]
+
+
+def clean_for_xml(value: Any, path: str, found: list[str], depth: int = 0) -> Any:
+    """The value with characters XML cannot hold removed from every string in it; paths in `found`."""
+    if isinstance(value, str):
+        if _NOT_XML.search(value) is None:
+            return value
+        found.append(path)
+        cleaned = _NOT_XML.sub("", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    if depth >= MAX_CLEAN_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        return {k: clean_for_xml(v, f"{path}.{k}", found, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_for_xml(v, f"{path}[{i}]", found, depth + 1) for i, v in enumerate(value)]
+    return value
+
+
+def render_docx(data: bytes, variables: Mapping[str, Any], env: Environment) -> bytes:
+    """The rendered document. `env` must autoescape: values are XML-escaped as they are inserted."""
+    template = DocxTemplate(io.BytesIO(data))
+    template.render(dict(variables), jinja_env=env, autoescape=True)
+    out = io.BytesIO()
+    template.save(out)
+    return out.getvalue()
+
+
+def docx_problem(content: bytes) -> str | None:
+    """None when python-docx opens the document; else why not."""
+    try:
+        Document(io.BytesIO(content))
+    except Exception as exc:  # python-docx raises anything from KeyError to lxml errors
+        return f"it does not open as a Word document ({type(exc).__name__}: {exc})"
+    return None

@@ -1,0 +1,54 @@
+"""`- query: {as: contacts, soql: "SELECT Id, Name FROM Contact WHERE AccountId = {{ param.id | soql }}"}`.
+
+The SOQL is a template: values go in through the `soql` filter, which quotes and escapes them
+(see `dap.soql`), so a param cannot change the query. The result is the list of records.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+
+from ..ports import DataSourceError
+from ..run import RunFailure, RunState
+from .base import Conditional, StepModel, check_output_name
+
+MAX_SOQL_CHARS = 20_000  # Salesforce's own limit is 100,000 characters
+
+
+class QuerySpec(Conditional):
+    as_: str = Field(alias="as")
+    soql: str = Field(min_length=1, max_length=MAX_SOQL_CHARS)
+
+    @field_validator("as_")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return check_output_name(value)
+
+
+
+class QueryStep(StepModel):
+    kind: ClassVar[str] = "query"
+    query: QuerySpec
+
+    def defines(self) -> str:
+        return self.query.as_
+
+    def template_strings(self) -> dict[str, str]:
+        return {"soql": self.query.soql}
+
+    def run(self, state: RunState, index: int) -> None:
+        spec = self.query
+        label = f"Query '{spec.as_}'"
+        if state.data is None:
+            raise RunFailure(f"{label}: the task has no integration to query through")
+        soql = state.render_string(spec.soql, state.variables, f"{label} soql")
+        if len(soql) > MAX_SOQL_CHARS:
+            raise RunFailure(f"{label}: the query is longer than {MAX_SOQL_CHARS} characters")
+        try:
+            records = state.data.query(soql)
+        except DataSourceError as exc:
+            raise RunFailure(f"{label}: {exc}") from None
+        state.variables[spec.as_] = records
+        state.info(f"Queried '{spec.as_}' ({len(records)} records)")

@@ -5,6 +5,7 @@ TOOLS := .venv-tools
 PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 PORT ?= 3000
+PARAMS ?=
 
 SYSTEM_PACKAGES := libreoffice-writer-nogui python3-uno fonts-dejavu-core
 
@@ -37,8 +38,9 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/pip install -qq -r requirements-tools.txt
 	touch $@
 
+# PARAMS: template parameter overrides, as sam local takes them: make run PARAMS="SalesforceHosts=127.0.0.1"
 run: install system
-	$(VENV)/bin/tasklane local --port $(PORT)
+	$(VENV)/bin/tasklane local --port $(PORT) $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 test: install tools system lint sam-check
 	$(VENV)/bin/pytest -n 2 -q tests/unit tests/integration tests/local
@@ -70,6 +72,7 @@ bench: install
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/generic_tasks.py
 	$(PY) benchmarks/jobs.py
+	$(PY) benchmarks/documents.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .tasklane

@@ -14,12 +14,29 @@ from tasklane.api import idempotency
 from tasklane.api.documents import errors, presenters, requests
 from tasklane.api.documents.models import BatchAccepted
 from tasklane.api.http import Resolver, json_response
-from tasklane.config import BucketSettings, QueueSettings, QuotaSettings, RouteSettings, TableSettings, load
+from tasklane.config import (
+    BucketSettings,
+    QueueSettings,
+    QuotaSettings,
+    RouteSettings,
+    SalesforceSettings,
+    SessionKeySettings,
+    TableSettings,
+    load,
+)
 from tasklane.domain import batches
 from tasklane.storage import get_backends
 
 
-class Config(RouteSettings, TableSettings, BucketSettings, QueueSettings, QuotaSettings):
+class Config(
+    RouteSettings,
+    TableSettings,
+    BucketSettings,
+    QueueSettings,
+    QuotaSettings,
+    SalesforceSettings,
+    SessionKeySettings,
+):
     """What this function reads; template.yaml gives it exactly these variables."""
 
 

@@ -12,14 +12,29 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from tasklane.config import BucketSettings, ConverterSettings, QueueSettings, TableSettings, load
+from tasklane.config import (
+    BucketSettings,
+    ConverterSettings,
+    QueueSettings,
+    SalesforceSettings,
+    SessionKeySettings,
+    TableSettings,
+    load,
+)
 from tasklane.domain.execution import UNREADABLE, BatchNotYetAccepted, OutOfTime, Worker
 from tasklane.domain.records import UnitMessage, RunUnit
 from tasklane.storage import get_backends
 
 
 
-class Config(TableSettings, BucketSettings, QueueSettings, ConverterSettings):
+class Config(
+    TableSettings,
+    BucketSettings,
+    QueueSettings,
+    ConverterSettings,
+    SalesforceSettings,
+    SessionKeySettings,
+):
     """What this function reads; template.yaml gives it exactly these variables."""
 
 

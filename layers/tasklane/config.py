@@ -42,6 +42,18 @@ class ConverterSettings(BaseSettings):
     converter_function: str | None = Field(alias="CONVERTER_FUNCTION", default=None)
 
 
+class SalesforceSettings(BaseSettings):
+    """Hosts a Salesforce serverURL may name (comma-separated patterns); the template's SalesforceHosts."""
+
+    salesforce_hosts: str = Field(alias="SALESFORCE_HOSTS", min_length=1)
+
+
+class SessionKeySettings(BaseSettings):
+    """The KMS key that seals an integration's session id between accepting a task and running it."""
+
+    session_key_id: str = Field(alias="SESSION_KEY_ID", min_length=1)
+
+
 class QuotaSettings(BaseSettings):
     default_monthly_quota: int = Field(alias="DEFAULT_MONTHLY_QUOTA", ge=0)
 

@@ -163,6 +163,7 @@ class Provisioner:
         self._dynamodb = session.client("dynamodb", endpoint_url=endpoint, region_name=region)
         self._s3 = session.client("s3", endpoint_url=endpoint, region_name=region)
         self._sqs = session.client("sqs", endpoint_url=endpoint, region_name=region)
+        self._kms = session.client("kms", endpoint_url=endpoint, region_name=region)
 
     def create_all(self) -> Resources:
         self._refuse_taken_names()
@@ -170,7 +171,12 @@ class Provisioner:
             tables={lid: self._create_table(table) for lid, table in self._template.tables.items()},
             buckets={lid: self._create_bucket(bucket) for lid, bucket in self._template.buckets.items()},
             queues=self._create_queues(),
+            keys={lid: self._create_key(lid, text) for lid, text in self._template.keys.items()},
         )
+
+    def _create_key(self, logical_id: str, description: str) -> str:
+        created = self._kms.create_key(Description=description or logical_id)
+        return str(created["KeyMetadata"]["KeyId"])
 
     def _refuse_taken_names(self) -> None:
         # moto keeps one state per process, shared by every server and mock_aws in it: a

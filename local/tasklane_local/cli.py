@@ -32,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--host", default="127.0.0.1")
     local.add_argument("--template", type=Path, default=Path("template.yaml"))
     local.add_argument("--no-worker", action="store_true", help="leave the task queue unpolled")
+    local.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameters, as sam local takes them (SalesforceHosts=127.0.0.1)",
+    )
 
     token = commands.add_parser("token", help="print a dev JWT the local authorizer accepts")
     token.add_argument("--tenant", required=True)
@@ -75,11 +82,33 @@ def _stop_requested() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+def parameter_overrides(items: list[str]) -> dict[str, str]:
+    """`Name=Value` pairs, as `sam local --parameter-overrides` takes them (ParameterKey=...,ParameterValue=... too)."""
+    found: dict[str, str] = {}
+    for item in items:
+        if item.startswith("ParameterKey="):
+            key, _, value = item.partition(",ParameterValue=")
+            found[key.removeprefix("ParameterKey=")] = value
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UnresolvableReference(f"--parameter-overrides: {item!r} is not NAME=VALUE")
+        found[name] = value
+    return found
+
+
 def run_local(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with _stop_requested() as stop:
         try:
-            stack = LocalStack(args.template, port=args.port, host=args.host, start_worker=not args.no_worker).start()
+            overrides = parameter_overrides(args.parameter_overrides)
+            stack = LocalStack(
+                args.template,
+                port=args.port,
+                host=args.host,
+                start_worker=not args.no_worker,
+                parameter_overrides=overrides,
+            ).start()
         except (
             OSError,
             TemplateError,

@@ -29,13 +29,15 @@ class Resources:
     tables: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
     queues: dict[str, QueueResource] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # logical id -> KMS key id
 
     def physical_ids(self) -> dict[str, str]:
-        """What `Ref` returns: table name, bucket name, queue URL."""
+        """What `Ref` returns: table name, bucket name, queue URL, key id."""
         return {
             **self.tables,
             **self.buckets,
             **{logical_id: queue.url for logical_id, queue in self.queues.items()},
+            **self.keys,
         }
 
 

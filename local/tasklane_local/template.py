@@ -206,6 +206,8 @@ class Template:
     tables: dict[str, Table]
     buckets: dict[str, Bucket]
     queues: dict[str, Queue]
+    # AWS::KMS::Key: the local stack only needs them to exist (key policies are IAM's business).
+    keys: dict[str, str] = field(default_factory=dict)  # logical id -> description
 
     @property
     def routes(self) -> list[HttpRoute]:
@@ -450,6 +452,7 @@ def load_template(path: str | Path) -> Template:
         tables={lid: _read_table(lid, p) for lid, p in of_type("AWS::DynamoDB::Table").items()},
         buckets={lid: _read_bucket(lid, p) for lid, p in of_type("AWS::S3::Bucket").items()},
         queues={lid: _read_queue(lid, p) for lid, p in of_type("AWS::SQS::Queue").items()},
+        keys={lid: str(p.get("Description", "")) for lid, p in of_type("AWS::KMS::Key").items()},
     )
     _check_references(template)
     return template

@@ -13,6 +13,8 @@ from pypdf import PdfReader
 from tasklane.dap.pack import pack_directory
 
 from tests.support import ROOT, wait_for
+from tests.unit.dap.test_documents import OFFER_DOCX as OFFER
+from tests.unit.dap.test_documents import rezip, with_symlink, word_template
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +87,53 @@ def test_a_batch_converts_every_task(stack, token, offer_template):
     files = downloads(one)
     assert "Offer for N2" in pdf_text(files["OfferPdf"]) and "1242.48 EUR" in pdf_text(files["OfferPdf"])
     assert "discount of 5 %" in docx_text(files["Offer"])
+
+
+def word_dap(template: bytes) -> bytes:
+    from tests.support import zip_files
+
+    manifest = "name: W\nsteps:\n  - compose: {template: t.docx, as: w}\n  - store: {from: w, id: W}\n"
+    return zip_files({"dap.yaml": manifest, "t.docx": template})
+
+
+HOSTILE = {
+    "ratio-bomb": lambda: rezip(OFFER, {"word/bomb.xml": b"a" * (3 * 1024 * 1024)}),
+    "dotdot": lambda: rezip(OFFER, {"../evil.xml": b"x"}),
+    "symlink": lambda: with_symlink(OFFER),
+    "not-word": lambda: word_template_zip(),
+}
+
+
+def word_template_zip() -> bytes:
+    from tests.support import zip_files
+
+    return zip_files({"a.txt": "x"})
+
+
+@pytest.mark.parametrize("attack", sorted(HOSTILE))
+def test_a_hostile_word_template_is_a_400_over_http(stack, token, attack):
+    answer = requests.post(
+        f"{stack.url}/v1/templates", data=word_dap(HOSTILE[attack]()),
+        headers={**auth(token()), "Content-Type": "application/zip"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert any(e["message"].startswith("t.docx: ") for e in answer.json()["errors"]), answer.text
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{{ cycler.__init__.__globals__.os.popen('id').read() }}", "unsafe"),
+        ("{% for i in range(10**5) %}{% for j in range(10**5) %}{% endfor %}{% endfor %}", "took longer than 10 s"),
+    ],
+    ids=["escape", "runaway"],
+)
+def test_a_hostile_word_template_fails_its_task_on_the_local_stack(stack, token, body, expected):
+    upload = requests.post(
+        f"{stack.url}/v1/templates", data=word_dap(word_template(body)),
+        headers={**auth(token()), "Content-Type": "application/zip"},
+    )
+    assert upload.status_code == 201, upload.text
+    answer = requests.post(f"{stack.url}/v1/task", json={"template": upload.json()["id"], "params": {}}, headers=auth(token()))
+    status = finished(stack, token, f"/v1/task/{answer.json()['taskID']}")
+    assert status["errors"] is True and expected in status["statusMessage"], status

@@ -171,12 +171,14 @@ def test_unknown_template_is_400(aws, handlers, ctx):
     assert queued_messages(aws) == []
 
 
-def test_salesforce_integration_is_not_yet_supported(aws, handlers, template_id, ctx):
-    integration = {"type": "Salesforce", "sessionID": "s", "serverURL": "https://x.my.salesforce.com"}
+def test_an_integration_with_a_stored_template_is_accepted_with_its_session_sealed(aws, handlers, template_id, ctx):
+    # The template is stored already: accepting asks Salesforce nothing (the default allowlist holds the host).
+    integration = {"type": "Salesforce", "sessionID": "00Dsecret!session", "serverURL": "https://x.my.salesforce.com"}
     answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}, "integration": integration})
-    assert answer["statusCode"] == 400
-    assert "not yet supported" in body_of(answer)["message"]
-    assert queued_messages(aws) == []
+    assert answer["statusCode"] == 202, answer
+    [message] = queued_messages(aws)
+    sealed = json.loads(message["Body"])["integration"]
+    assert sealed["serverURL"] == integration["serverURL"] and "00Dsecret" not in message["Body"]
 
 
 def test_invalid_json_text_is_400(handlers, ctx):
@@ -364,3 +366,22 @@ def test_dead_letter_that_is_not_a_task_message_is_dropped(aws, ctx):
     ev = event("dead_letters")
     ev["Records"][0]["body"] = "not json"
     assert load_function("dead_letters").lambda_handler(ev, ctx) == {"batchItemFailures": []}
+
+
+def test_a_sandbox_escape_attempt_fails_the_task_and_is_logged(aws, handlers, ctx, caplog):
+    from tests.support import zip_files
+
+    escape = zip_files({
+        "dap.yaml": "name: E\nsteps:\n  - compose: {template: t.txt, as: t}\n  - store: {from: t, id: T}\n",
+        "t.txt": "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    })
+    template_id = templates.upload(aws, "acme", escape).id
+    answer = post_json(handlers, ctx, {"template": template_id, "params": {}})
+    assert answer["statusCode"] == 202
+    run_worker(aws, handlers, ctx)
+    [refusal] = [r for r in caplog.records if r.getMessage() == "sandbox refused a template"]
+    assert refusal.levelname == "WARNING"
+    assert refusal.tenant == "acme" and refusal.template_id == template_id and "unsafe" in refusal.reason
+    task_id = body_of(answer)["taskID"]
+    status = body_of(handlers["get_task"](http_event("get_task", path_params={"taskId": task_id}), ctx))
+    assert status["errors"] is True and "unsafe" in status["statusMessage"]

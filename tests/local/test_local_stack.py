@@ -192,6 +192,7 @@ def test_the_real_template_runs_locally(tmp_path):
             "DocumentBucket",
             "TaskQueue",
             "TaskDeadLetterQueue",
+            "SessionKey",
         }
         assert stack.environment["JWT_ISSUER"] == "tasklane-local"
         assert stack.environment["JWT_AUDIENCE"] == "tasklane"

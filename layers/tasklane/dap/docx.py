@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from docx import Document
 from docxtpl import DocxTemplate
-from jinja2 import Environment
+from jinja2 import Environment, Template
 from markupsafe import Markup
 
 from .files import DOCX_TYPE
@@ -26,6 +27,8 @@ __all__ = ["DOCX_TYPE", "clean_for_xml", "docx_problem", "docx_problems", "rende
 # XML 1.0's Char production, inverted: what no XML document may hold.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_CLEAN_DEPTH = 32
+# Parts of one template (body, headers, footers, footnotes, properties) whose compiled form is kept.
+MAX_CACHED_PARTS = 32
 
 
 def docx_problems(data: bytes) -> list[str]:
@@ -62,6 +65,32 @@ def clean_for_xml(value: Any, path: str, found: list[str], depth: int = 0) -> An
     if isinstance(value, list | tuple):
         return [clean_for_xml(v, f"{path}[{i}]", found, depth + 1) for i, v in enumerate(value)]
     return value
+
+
+class _CompiledParts:
+    """`from_string` that keeps what it compiled: docxtpl compiles each part's XML on every render,
+    and the XML of a part is the same for every task of a template."""
+
+    def __init__(self, env: Environment, limit: int = MAX_CACHED_PARTS) -> None:
+        self._env = env
+        self._compile = env.from_string
+        self._cache: OrderedDict[str, Template] = OrderedDict()
+        self._limit = limit
+
+    def __call__(self, source: str, globals: Any = None, template_class: Any = None) -> Template:  # noqa: A002
+        found = self._cache.get(source)
+        if found is None:
+            found = self._cache[source] = self._compile(source, globals, template_class)
+            while len(self._cache) > self._limit:
+                self._cache.popitem(last=False)
+        return found
+
+
+def caching_environment(env: Environment) -> Environment:
+    """The DAP's sandboxed environment, autoescaping (values go into XML), compiling each part once."""
+    overlay = env.overlay(autoescape=True)
+    overlay.from_string = _CompiledParts(overlay)  # type: ignore[method-assign,assignment]
+    return overlay
 
 
 def render_docx(data: bytes, variables: Mapping[str, Any], env: Environment) -> bytes:

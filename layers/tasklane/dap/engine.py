@@ -200,7 +200,9 @@ class Engine:
         except RunFailure as failure:
             for message in failure.messages:
                 logs.add("SEVERE", message)
-            return RunResult(ok=False, status_message=failure.status, logs=logs.entries(), documents=[])
+            return RunResult(
+                ok=False, status_message=failure.status, logs=logs.entries(), documents=[], refused=failure.refused
+            )
         return RunResult(ok=True, status_message="Ready", logs=logs.entries(), documents=state.documents)
 
     def planned_reads(

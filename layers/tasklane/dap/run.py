@@ -18,8 +18,9 @@ from types import TracebackType
 from typing import Any
 
 from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
 
-from .budget import current
+from .budget import BudgetExceeded, current
 from .ports import Converter, DataSource
 from .sandbox import DapEnvironment
 
@@ -59,6 +60,8 @@ class RunResult:
     status_message: str
     logs: list[LogEntry]
     documents: list[StoredDocument]
+    # The sandbox refused something the template tried (an unsafe attribute or call): worth a log line.
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,10 @@ def one_line(message: str) -> str:
 class RunFailure(Exception):
     """Ends the task: its messages become SEVERE log entries and the status message."""
 
-    def __init__(self, *messages: str) -> None:
+    def __init__(self, *messages: str, refused: bool = False) -> None:
         super().__init__(*messages)
         self.messages = [one_line(m) for m in messages]
+        self.refused = refused
 
     @property
     def status(self) -> str:
@@ -239,7 +243,7 @@ class RunState:
         except RunFailure:
             raise
         except Exception as exc:
-            raise RunFailure(describe(exc, label, self.compiled.files)) from exc
+            raise failure(exc, label, self.compiled.files) from exc
         self.check_budget(label)
         return text
 
@@ -252,7 +256,7 @@ class RunState:
         except RunFailure:
             raise
         except Exception as exc:
-            raise RunFailure(describe(exc, label, self.compiled.files)) from exc
+            raise failure(exc, label, self.compiled.files) from exc
         self.check_budget(label)
         return value
 
@@ -264,6 +268,12 @@ class RunState:
 
 def _visible(name: str, output: Output) -> Any:
     return output.text if output.text is not None else Binary(name, output.content_type, len(output.content))
+
+
+def failure(exc: BaseException, label: str, template_names: Container[str]) -> RunFailure:
+    """The task's failure for an error a template raised; a sandbox refusal (not a budget) is marked."""
+    refused = isinstance(exc, SecurityError) and not isinstance(exc, BudgetExceeded)
+    return RunFailure(describe(exc, label, template_names), refused=refused)
 
 
 def describe(exc: BaseException, label: str, template_names: Container[str]) -> str:

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from tasklane.domain import document_tasks, licensing, templates
 from tasklane.domain.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, problem
-from tasklane.domain.integrations import require_supported
+from tasklane.domain import integrations
 from tasklane.domain.records import (
     STATUS_TTL_SECONDS,
     TASKS_PER_MESSAGE,
@@ -96,9 +96,9 @@ def merge_part_params(tasks: list[BatchTask], parts: dict[str, Any]) -> list[dic
 
 
 def submit(backends: Backends, tenant: str, submission: BatchSubmission) -> AcceptedBatch:
-    require_supported(submission.integration)
+    salesforce = integrations.connect(backends, submission.integration) if submission.integration else None
     params = merge_part_params(submission.tasks, submission.parts)
-    template = templates.choose(backends, tenant, submission.template)
+    template = templates.choose(backends, tenant, submission.template, salesforce)
 
     moment = backends.clock.now()
     reservation = licensing.reserve(backends, tenant, len(params), moment)
@@ -114,11 +114,12 @@ def submit(backends: Backends, tenant: str, submission: BatchSubmission) -> Acce
     batch.input_key = backends.documents.input_key(tenant, batch.batch_id)
     written = False
     try:
+        sealed = integrations.seal(backends, tenant, batch.batch_id, submission.integration)
         template.commit(backends, tenant)
         backends.documents.put_input(batch.input_key, _input_document(batch, params))
         backends.batches.put_batch(batch, epoch(moment) + STATUS_TTL_SECONDS)
         written = True
-        backends.queue.send(_messages(batch))
+        backends.queue.send(_messages(batch, sealed))
         backends.batches.set_batch_state(tenant, batch.batch_id, BatchState.ACCEPTING, BatchState.ACCEPTED)
     except Exception as error:
         if written and not _reject(backends, batch):
@@ -138,7 +139,7 @@ def _input_document(batch: BatchRecord, params: list[dict[str, Any]]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def _messages(batch: BatchRecord) -> list[UnitMessage]:
+def _messages(batch: BatchRecord, integration: dict[str, str] | None = None) -> list[UnitMessage]:
     ids = batch.task_ids
     return [
         UnitMessage(
@@ -147,6 +148,7 @@ def _messages(batch: BatchRecord) -> list[UnitMessage]:
             chunk=index,
             taskIds=ids[start : start + TASKS_PER_MESSAGE],
             templateId=batch.template_id,
+            integration=integration,
         )
         for index, start in enumerate(range(0, len(ids), TASKS_PER_MESSAGE))
     ]

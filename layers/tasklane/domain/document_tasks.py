@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 
 from tasklane.domain import licensing, templates
 from tasklane.domain.errors import NotFound, PayloadTooLarge, ServiceUnavailable, problem
-from tasklane.domain.integrations import require_supported
+from tasklane.domain import integrations
 from tasklane.domain.records import STATUS_TTL_SECONDS, DocumentTaskRecord, UnitMessage
 from tasklane.domain.submissions import TaskSubmission
 from tasklane.domain.views import AcceptedTask, DocumentTaskView, ResultLink
@@ -34,24 +34,27 @@ def new_task_id() -> str:
 def submit(backends: Backends, tenant: str, submission: TaskSubmission) -> AcceptedTask:
     """Validate everything, then store the task as Queued and enqueue it, or leave nothing behind."""
     params = submission.params
-    require_supported(submission.integration)
+    salesforce = integrations.connect(backends, submission.integration) if submission.integration else None
     size = encoded_size(params)
     if size > MAX_PARAMS_BYTES:
         raise PayloadTooLarge(
             f"params take {size} bytes; a task takes at most {MAX_PARAMS_BYTES}",
             [problem("params", f"{size} bytes with the param.<name> parts merged, more than {MAX_PARAMS_BYTES}", "too_large")],
         )
-    template = templates.choose(backends, tenant, submission.template)
+    template = templates.choose(backends, tenant, submission.template, salesforce)
 
     moment = backends.clock.now()
     reservation = licensing.reserve(backends, tenant, 1, moment)
     task_id = new_task_id()
     stored = False
     try:
+        sealed = integrations.seal(backends, tenant, task_id, submission.integration)
         template.commit(backends, tenant)
         backends.tasks.put_queued_task(tenant, task_id, iso(moment), epoch(moment) + STATUS_TTL_SECONDS)
         stored = True
-        backends.queue.send([UnitMessage(tenant=tenant, taskIds=[task_id], templateId=template.id, params=params)])
+        backends.queue.send(
+            [UnitMessage(tenant=tenant, taskIds=[task_id], templateId=template.id, params=params, integration=sealed)]
+        )
     except Exception as error:
         logger.exception("task not accepted, rolling back", extra={"task_id": task_id})
         _roll_back(backends, tenant, task_id if stored else None, reservation)

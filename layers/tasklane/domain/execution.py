@@ -18,7 +18,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from tasklane.dap import Dap, Engine, RunContext
+from tasklane.dap import Dap, DataSource, DataSourceError, Engine, RunContext
+from tasklane.domain.integrations import SealedIntegration, seal_context
 from tasklane.domain.templates import DapCache
 from tasklane.domain.records import STATUS_TTL_SECONDS, BatchState, LogLine, UnitMessage, TaskOutcome, RunUnit
 from tasklane.storage import Backends
@@ -100,13 +101,16 @@ class Worker:
         if not claimed:
             return []
         dap = self._daps.load(self._backends, message.tenant, message.templateId)
+        data = self._data_source(message, dap, params_of, deadline)
         outcomes = []
         for task_id in message.taskIds:
             left = deadline - time.monotonic()
             if left <= 0:
                 # The unit stays Running under its lease, which outlasts this invocation: a later delivery reruns it.
                 raise OutOfTime(f"unit {unit} not finished in this invocation")
-            outcomes.append(self._run(message, dap, task_id, params_of.get(task_id, {}), left))
+            # A redelivered unit may have attached results already: its attachments look first.
+            rerun = receive_count > 1
+            outcomes.append(self._run(message, dap, task_id, params_of.get(task_id, {}), left, data, rerun))
         if not store.finish(message, outcomes, run_id, iso(self._backends.clock.now())):
             logger.warning("lease lost: another run finishes this unit", extra={"unit": unit})
             return []
@@ -155,18 +159,63 @@ class Worker:
             return outcomes
         return []
 
+    def _data_source(
+        self, message: UnitMessage, dap: Dap | None, params_of: dict[str, dict[str, Any]], deadline: float
+    ) -> DataSource | None:
+        """The unit's integration, session unsealed, with the records its tasks read fetched together."""
+        if message.integration is None:
+            return None
+        from tasklane.integrations.salesforce import HostNotAllowed
+
+        sealed = SealedIntegration.from_message(message.integration)
+        unit_name = message.batchId or message.taskIds[0]
+        try:
+            session_id = self._backends.sealer.unseal(sealed.sealed_session, seal_context(message.tenant, unit_name))
+        except Exception:
+            logger.exception("integration session could not be unsealed", extra={"unit": message.ref().model_dump()})
+            return Unavailable("The Salesforce session could not be read; post the task again")
+        try:
+            source = self._backends.salesforce(sealed.server_url, session_id, deadline)
+        except HostNotAllowed as refused:  # the allowlist changed since the task was accepted
+            return Unavailable(f"integration.serverURL: {refused}")
+        if dap is not None:
+            reads = [
+                read
+                for task_id in message.taskIds
+                for read in self._engine.planned_reads(
+                    dap, params_of.get(task_id, {}), RunContext(task_id=task_id, batch_id=message.batchId)
+                )
+            ]
+            source.prefetch(reads)
+        return source
+
     def _run(
-        self, message: UnitMessage, dap: Dap | None, task_id: str, params: dict[str, Any], time_left: float
+        self,
+        message: UnitMessage,
+        dap: Dap | None,
+        task_id: str,
+        params: dict[str, Any],
+        time_left: float,
+        data: DataSource | None = None,
+        rerun: bool = False,
     ) -> TaskOutcome:
         start = iso(self._backends.clock.now())
         if dap is None:
             return _failed(task_id, f"Template {message.templateId} no longer exists", start)
         try:
-            result = self._engine.run(dap, params, RunContext(task_id=task_id, batch_id=message.batchId), time_left)
+            context = RunContext(task_id=task_id, batch_id=message.batchId)
+            result = self._engine.run(dap, params, context, time_left, data=data)
         except Exception:
             logger.exception("engine error", extra={"task_id": task_id})
             return _failed(task_id, "Internal error while running the template", start)
         logs = [LogLine(level=e.level, message=e.message) for e in result.logs]
+        if result.refused:
+            # A template tried what the sandbox forbids (an escape attempt, or a careless template).
+            logger.warning(
+                "sandbox refused a template",
+                extra={"tenant": message.tenant, "template_id": message.templateId, "task_id": task_id,
+                       "reason": result.status_message[:300]},
+            )  # fmt: skip
         if not result.ok:
             return bounded(TaskOutcome(task_id, False, result.status_message, logs, [], start, iso(self._backends.clock.now())))
         # An S3 failure raises: the message is retried and the unit re-run once its lease runs out.
@@ -176,7 +225,34 @@ class Worker:
             )
             for doc in result.documents
         ]
+        for doc in result.documents:
+            if doc.attach_to is None or data is None:
+                continue
+            try:
+                # The marker names this result, so that a rerun finds the version it attached before.
+                marker = f"tasklane:{task_id}:{doc.id}"
+                data.attach(doc.attach_to, doc.filename, doc.content, marker, check_first=rerun)
+            except DataSourceError as error:
+                message_text = f"Result '{doc.id}' was stored but not attached to {doc.attach_to}: {error}"
+                return bounded(_failed(task_id, message_text, start, iso(self._backends.clock.now())))
+            logs.append(LogLine("INFO", f"Attached '{doc.filename}' to {doc.attach_to}"))
         return bounded(TaskOutcome(task_id, True, result.status_message, logs, stored, start, iso(self._backends.clock.now())))
+
+
+class Unavailable:
+    """The integration of a unit that cannot reach it: every read says why."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def record(self, type_: str, id_: str, fields: list[str]) -> dict[str, Any]:
+        raise DataSourceError(self._reason)
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        raise DataSourceError(self._reason)
+
+    def attach(self, record_id: str, filename: str, content: bytes, marker: str, check_first: bool) -> str:
+        raise DataSourceError(self._reason)
 
 
 def _failed(task_id: str, message: str, start: str, end: str | None = None) -> TaskOutcome:

@@ -6,8 +6,9 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
+from typing import Any
 
-from tasklane.dap import Dap, DapError, load_dap
+from tasklane.dap import Dap, DapError, DataSourceError, load_dap
 from tasklane.domain.errors import BadRequest, NotFound, PayloadTooLarge, problem
 from tasklane.domain.submissions import TemplateSource
 from tasklane.domain.views import TemplateView
@@ -55,13 +56,22 @@ class TemplateChoice:
 
     id: str
     embedded: tuple[Dap, bytes] | None = None
+    # Another name to store it under, once stored (a Salesforce ContentVersion id).
+    alias: str | None = None
 
     def commit(self, backends: Backends, tenant: str) -> None:
         if self.embedded is not None:
             store(backends, tenant, *self.embedded)
+        if self.alias is not None:
+            backends.documents.put_template_alias(tenant, self.alias, self.id)
 
 
-def choose(backends: Backends, tenant: str, source: TemplateSource) -> TemplateChoice:
+def choose(backends: Backends, tenant: str, source: TemplateSource, salesforce: Any = None) -> TemplateChoice:
+    """The template of a request: embedded, stored by id, or (with a Salesforce session) a ContentDocument id."""
+    from tasklane.domain.integrations import is_content_document_id
+
+    if salesforce is not None and source.embedded is None and is_content_document_id(source.reference):
+        return from_salesforce(backends, tenant, salesforce, source.reference or "")
     if source.embedded is not None:
         dap = check(source.embedded)
         return TemplateChoice(id=template_id(dap), embedded=(dap, source.embedded))
@@ -72,6 +82,27 @@ def choose(backends: Backends, tenant: str, source: TemplateSource) -> TemplateC
             [problem("template", "no template with this id: upload it with POST /v1/templates", "not_found")],
         )
     return TemplateChoice(id=reference)
+
+
+def from_salesforce(backends: Backends, tenant: str, salesforce: Any, document_id: str) -> TemplateChoice:
+    """The latest version of a ContentDocument, fetched with the caller's session once: it is cached
+    under its ContentVersion id, so a later request for the same version downloads nothing."""
+    from tasklane.domain.integrations import refused
+
+    what = f"Template {document_id}"
+    try:
+        version_id, size = salesforce.latest_version(document_id)
+        alias = f"salesforce-{version_id}"
+        cached = backends.documents.template_of_alias(tenant, alias)
+        if cached is not None:
+            return TemplateChoice(id=cached)
+        if size > MAX_DAP_BYTES:
+            raise PayloadTooLarge(f"{what}: ContentVersion {version_id} is {size} bytes; a DAP is at most {MAX_DAP_BYTES}")
+        data = salesforce.version_data(version_id)
+    except DataSourceError as error:
+        raise refused(error, what) from None
+    dap = check(data)
+    return TemplateChoice(id=template_id(dap), embedded=(dap, data), alias=alias)
 
 
 class DapCache:

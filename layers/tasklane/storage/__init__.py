@@ -7,12 +7,23 @@ queue needs no TASK_QUEUE_URL, and a missing setting names itself when the adapt
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 from tasklane.domain.records import RunUnit
-from tasklane.config import BucketSettings, ConverterSettings, QueueSettings, QuotaSettings, TableSettings, load
+from tasklane.config import (
+    BucketSettings,
+    ConverterSettings,
+    QueueSettings,
+    QuotaSettings,
+    SalesforceSettings,
+    SessionKeySettings,
+    TableSettings,
+    load,
+)
 from tasklane.storage.apikeys import ApiKeyStore
 from tasklane.storage.clients import aws_client, converter_client
 from tasklane.storage.converter import LambdaConverter
+from tasklane.storage.secrets import SessionSealer
 from tasklane.storage.counters import IdCounter
 from tasklane.storage.folders import FolderStore
 from tasklane.storage.generic_tasks import GenericTaskStore
@@ -26,6 +37,9 @@ from tasklane.storage.batches import BatchStore
 from tasklane.storage.document_tasks import DocumentTaskStore
 from tasklane.storage.units import UnitStore
 from tasklane.timeutil import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:  # simple-salesforce loads only where an integration is used
+    from tasklane.integrations.salesforce import SalesforceSession
 
 
 class Backends:
@@ -88,6 +102,22 @@ class Backends:
     def converter(self) -> LambdaConverter | None:
         name = load(ConverterSettings).converter_function
         return None if not name else LambdaConverter(converter_client(), name)
+
+    @cached_property
+    def sealer(self) -> SessionSealer:
+        return SessionSealer(aws_client("kms"), load(SessionKeySettings).session_key_id)
+
+    @cached_property
+    def salesforce_hosts(self) -> tuple[str, ...]:
+        from tasklane.integrations.salesforce import allowed_hosts
+
+        return allowed_hosts(load(SalesforceSettings).salesforce_hosts)
+
+    def salesforce(self, server_url: str, session_id: str, deadline: float | None = None) -> SalesforceSession:
+        """A session with the caller's Salesforce org; server_url must be allowlisted (HostNotAllowed)."""
+        from tasklane.integrations.salesforce import SalesforceSession
+
+        return SalesforceSession(server_url, session_id, self.salesforce_hosts, deadline)
 
     @cached_property
     def job_resources(self) -> JobResourceBucket:

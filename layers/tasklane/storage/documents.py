@@ -75,6 +75,18 @@ class DocumentBucket:
         return self._get(self.template_key(tenant, template_id))
 
     @staticmethod
+    def alias_key(tenant: str, alias: str) -> str:
+        return f"templates/{tenant}/aliases/{alias}"
+
+    def put_template_alias(self, tenant: str, alias: str, template_id: str) -> None:
+        """Another name for a stored template (a Salesforce ContentVersion id), so it is fetched once."""
+        self._s3.put_object(Bucket=self._bucket, Key=self.alias_key(tenant, alias), Body=template_id.encode("ascii"))
+
+    def template_of_alias(self, tenant: str, alias: str) -> str | None:
+        found = self._get(self.alias_key(tenant, alias))
+        return None if found is None else found.decode("ascii")
+
+    @staticmethod
     def input_key(tenant: str, batch_id: str) -> str:
         return f"inputs/{tenant}/{batch_id}.json"
 

@@ -137,7 +137,7 @@ def test_converting_a_text_output_is_refused():
 def test_a_sandbox_escape_in_a_docx_template_fails_the_task():
     template = word_template("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     result = Engine().run(word_dap(OFFER_STEPS, template), {"name": "A", "amount": 1}, CTX)
-    assert not result.ok and "unsafe" in result.status_message.lower()
+    assert not result.ok and "unsafe" in result.status_message.lower() and result.refused
 
 
 def test_a_runaway_loop_in_a_docx_template_is_stopped_by_the_time_limit():

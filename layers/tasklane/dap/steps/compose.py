@@ -15,7 +15,7 @@ from markupsafe import Markup
 from pydantic import Field, field_validator
 
 from ..files import DOCX_TYPE, guess_content_type
-from ..run import ForeachOutput, Output, RunFailure, RunState, describe
+from ..run import ForeachOutput, Output, RunFailure, RunState, failure
 from .base import MAX_EXPRESSION_CHARS, Conditional, StepModel, check_expression, check_output_name, check_package_path
 
 # A foreach makes one output, and later one result, per item.
@@ -114,13 +114,13 @@ def _render_docx(state: RunState, spec: ComposeSpec, variables: Mapping[str, Any
     key = ("docx-env", "")
     env = state.compiled.derived.get(key)
     if env is None:
-        env = state.compiled.derived[key] = state.compiled.env.overlay(autoescape=True)
+        env = state.compiled.derived[key] = docx.caching_environment(state.compiled.env)
     try:
         content = docx.render_docx(state.compiled.files[spec.template], cleaned, env)
     except RunFailure:
         raise
     except Exception as exc:
-        raise RunFailure(describe(exc, label, state.compiled.files)) from exc
+        raise failure(exc, label, state.compiled.files) from exc
     state.check_budget(label)
     if len(content) > state.max_output_bytes:
         raise RunFailure(f"{label} output exceeds the limit of {state.max_output_bytes} bytes")

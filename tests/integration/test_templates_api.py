@@ -72,3 +72,29 @@ def test_get_metadata_and_404s(post, get, ctx):
     unknown = get(http_event("get_template", path_params={"templateId": "0" * 32}), ctx)
     assert unknown["statusCode"] == 404
     assert body_of(unknown)["code"] == "not_found"
+
+
+def _hostile_word_templates() -> dict[str, bytes]:
+    from tests.unit.dap.test_documents import OFFER_DOCX, rezip, with_symlink
+
+    return {
+        "ratio-bomb": rezip(OFFER_DOCX, {"word/bomb.xml": b"a" * (3 * 1024 * 1024)}),
+        "dotdot": rezip(OFFER_DOCX, {"../evil.xml": b"x"}),
+        "absolute": rezip(OFFER_DOCX, {"/abs.xml": b"x"}),
+        "symlink": with_symlink(OFFER_DOCX),
+        "trailing-bytes": OFFER_DOCX + b"trailing",
+        "too-many-entries": rezip(OFFER_DOCX, {f"x/{i}": b"" for i in range(200)}),
+    }
+
+
+@pytest.mark.parametrize("attack", sorted(_hostile_word_templates()))
+def test_a_hostile_word_template_is_refused_by_the_upload_handler(aws, ctx, attack):
+    from tests.support import body_of, http_event, load_function, zip_files
+
+    manifest = "name: W\nsteps:\n  - compose: {template: t.docx, as: w}\n  - store: {from: w, id: W}\n"
+    dap = zip_files({"dap.yaml": manifest, "t.docx": _hostile_word_templates()[attack]})
+    answer = load_function("post_template").lambda_handler(
+        http_event("post_template", body=dap, content_type="application/zip"), ctx
+    )
+    assert answer["statusCode"] == 400, answer
+    assert any(e["message"].startswith("t.docx: ") for e in body_of(answer)["errors"]), body_of(answer)

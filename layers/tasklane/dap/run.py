@@ -158,8 +158,10 @@ class Compiled:
     files: Mapping[str, bytes]
     filename_templates: dict[str, Template] = field(default_factory=dict)
     expressions: dict[str, Any] = field(default_factory=dict)
-    # Step kinds keep what they derive from package files here (a DOCX template's parsed parts).
+    # Step kinds keep what they derive from package files here (a DOCX template's parsed parts),
+    # with an estimate of the memory it holds, which counts against the engine's cache budget.
     derived: dict[tuple[str, str], Any] = field(default_factory=dict)
+    derived_bytes: int = 0
 
     def __post_init__(self) -> None:
         self.files_bytes = sum(map(len, self.files.values()))
@@ -167,7 +169,7 @@ class Compiled:
     @property
     def size(self) -> int:
         """Bytes held: the package's files plus what compiling kept (code, imported modules)."""
-        return self.files_bytes + self.env.retained_bytes
+        return self.files_bytes + self.env.retained_bytes + self.derived_bytes
 
     def expression(self, source: str) -> Any:
         """A compiled `set`/`if`/`foreach` expression, sandboxed like the templates."""

@@ -216,3 +216,26 @@ def test_the_offer_docx_example_loads_and_renders_its_word_and_html_parts():
     result = Engine().run(dap, {"name": "Globex", "amount": 2000}, CTX)
     assert not result.ok and "DOCX to PDF conversion is not available" in result.status_message
     assert any("Composed 'templates/offer.docx' as 'offer'" in e.message for e in result.logs)
+
+
+def test_a_rendered_part_python_docx_cannot_parse_is_caught():
+    from tasklane.dap.docx import docx_problem
+
+    broken = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(OFFER_DOCX)) as source, zipfile.ZipFile(broken, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            out.writestr(info.filename, b"<w:document><w:body>" if info.filename == "word/document.xml" else data)
+    assert docx_problem(OFFER_DOCX, OFFER_DOCX) is None
+    problem = docx_problem(broken.getvalue(), OFFER_DOCX)
+    assert problem is not None and "does not open as a Word document" in problem
+    assert docx_problem(b"PK\x05\x06" + b"\0" * 18, OFFER_DOCX) is not None
+
+
+def test_renders_of_one_template_do_not_leak_into_each_other():
+    engine, dap = Engine(), word_dap(OFFER_STEPS)
+    first = engine.run(dap, {"name": "First", "amount": 1}, CTX)
+    second = engine.run(dap, {"name": "Second", "amount": 2}, CTX)
+    assert "Offer for First" in docx_text(first.documents[0].content)
+    text = docx_text(second.documents[0].content)
+    assert "Offer for Second" in text and "First" not in text

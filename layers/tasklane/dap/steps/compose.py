@@ -115,8 +115,13 @@ def _render_docx(state: RunState, spec: ComposeSpec, variables: Mapping[str, Any
     env = state.compiled.derived.get(key)
     if env is None:
         env = state.compiled.derived[key] = docx.caching_environment(state.compiled.env)
+    data = state.compiled.files[spec.template]
+    pristine = state.compiled.derived.get(("docx", spec.template))
     try:
-        content = docx.render_docx(state.compiled.files[spec.template], cleaned, env)
+        if pristine is None:
+            pristine = state.compiled.derived[("docx", spec.template)] = docx.parsed(data)
+            state.compiled.derived_bytes += docx.parsed_size(data)
+        content = docx.render_docx(data, cleaned, env, pristine)
     except RunFailure:
         raise
     except Exception as exc:
@@ -124,7 +129,7 @@ def _render_docx(state: RunState, spec: ComposeSpec, variables: Mapping[str, Any
     state.check_budget(label)
     if len(content) > state.max_output_bytes:
         raise RunFailure(f"{label} output exceeds the limit of {state.max_output_bytes} bytes")
-    problem = docx.docx_problem(content)
+    problem = docx.docx_problem(content, data)
     if problem is not None:
         raise RunFailure(f"{label}: the rendered DOCX is broken: {problem}")
     return Output(content=content, content_type=DOCX_TYPE, suffix=".docx")

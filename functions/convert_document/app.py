@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
     try:
         pdf = libreoffice.docx_to_pdf(document, deadline)
     except ConversionTimeout as timeout:
-        logger.warning("conversion passed its deadline; LibreOffice restarted", extra={"deadline": deadline})
+        logger.warning("conversion passed its deadline; LibreOffice stopped, the next one starts it", extra={"deadline": deadline})
         return {"error": "timeout", "message": str(timeout)}
     except ConversionFailed as failure:
         logger.warning("conversion failed", extra={"reason": str(failure)})

@@ -30,6 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from tasklane.integrations.salesforce import canonical_id
 
 API = "/services/data/v59.0"
 _ID = re.compile(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?")
@@ -197,10 +198,10 @@ class FakeSalesforce:
 
 
 def _matches(actual: Any, op: str, wanted: Any, name: str) -> bool:
-    # Salesforce takes a 15-character id wherever an 18-character one fits.
+    # Salesforce takes a 15-character id wherever an 18-character one fits, and an 18-character one in any case.
     def same(a: Any, b: Any) -> bool:
         if name.endswith("Id") and isinstance(a, str) and isinstance(b, str) and _ID.fullmatch(a) and _ID.fullmatch(b):
-            return a[:15] == b[:15]
+            return canonical_id(a) == canonical_id(b)
         return bool(a == b)
 
     return any(same(actual, w) for w in wanted) if op == "IN" else same(actual, wanted)
@@ -276,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
         if match:
             type_, id_ = match.groups()
             record = next(
-                (r for rid, r in self.fake.records.get(type_, {}).items() if rid[:15] == id_[:15]), None
+                (r for rid, r in self.fake.records.get(type_, {}).items() if canonical_id(rid) == canonical_id(id_)), None
             )
             if record is None:
                 self._error(404, "NOT_FOUND", "The requested resource does not exist")

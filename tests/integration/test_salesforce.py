@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -246,3 +247,46 @@ def test_a_redirect_to_another_host_is_refused(salesforce):
     with pytest.raises(DataSourceError) as refused:
         session._call(lambda: session._sf.session.get("https://localhost:1/elsewhere"))
     assert "not an allowed Salesforce host" in str(refused.value)
+
+
+def test_an_18_character_id_in_any_case_finds_its_record_in_a_combined_read(salesforce):
+    from tasklane.integrations.salesforce import canonical_id
+
+    assert canonical_id("001a0000006vm9riac") == canonical_id("001A0000006VM9RIAC") == "001A0000006Vm9r"
+    salesforce.add("Account", Id="001A0000006Vm9rIAC", Name="Mixed Case", Owner={"Name": "Ann"})
+    session = SalesforceSession(salesforce.url, SESSION, ("127.0.0.1",))
+    session.prefetch([("Account", ("Name", "Owner.Name"), "001a0000006vm9riac")])
+    record = session.record("Account", "001a0000006vm9riac", ["Name", "Owner.Name"])
+    # Found among the combined read, relationship field included, with no call of its own.
+    assert record == {"Id": "001A0000006Vm9rIAC", "Name": "Mixed Case", "Owner": {"Name": "Ann"}}
+    assert session.calls == 1
+
+
+def test_attach_to_needs_a_record_id_param(handlers, ctx, salesforce):
+    template = templates.upload(get_backends(), "acme", zip_files({
+        "dap.yaml": "name: A\nsteps:\n  - compose: {template: t.txt, as: t}\n  - store: {from: t, id: T, attachTo: record}\n",
+        "t.txt": "x",
+    })).id
+    answer = post(handlers, ctx, "/v1/task", {"template": template, "params": {"id": "not\nan id"}, "integration": integration(salesforce)})
+    run_worker(handlers, ctx)
+    task_id = body_of(answer)["taskID"]
+    status = body_of(load_function("get_task").lambda_handler(http_event("get_task", path_params={"taskId": task_id}), ctx))
+    assert status["errors"] is True and "to be a record id" in status["statusMessage"], status
+    assert salesforce.created == []
+
+
+def test_a_slow_salesforce_does_not_count_against_the_templates_time(salesforce):
+    from tasklane.dap import Engine, RunContext, load_dap
+
+    class Slow:
+        def record(self, type_, id_, fields):
+            threading.Event().wait(0.6)
+            return {"Id": id_, "Name": "Slow"}
+
+    dap = load_dap(zip_files({
+        "dap.yaml": "name: S\nsteps:\n  - record: {as: a, type: Account, id: '{{ param.id }}', fields: [Name]}\n"
+                    "  - compose: {template: t.txt, as: t}\n  - store: {from: t, id: T}\n",
+        "t.txt": "{{ a.Name }}",
+    }))
+    result = Engine(time_limit_seconds=0.4).run(dap, {"id": ACCOUNTS[0]}, RunContext("t-1"), data=Slow())  # type: ignore[arg-type]
+    assert result.ok, result.status_message

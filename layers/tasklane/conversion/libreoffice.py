@@ -46,7 +46,12 @@ class HiddenLoads:
         self._desktop = desktop
 
     def loadComponentFromURL(self, url, frame, flags, properties):
-        hidden = tuple(properties) + (PropertyValue(Name="Hidden", Value=True),)
+        # Also: no macros, and no updating of links to other files (documents are tenants' input).
+        hidden = tuple(properties) + (
+            PropertyValue(Name="Hidden", Value=True),
+            PropertyValue(Name="MacroExecutionMode", Value=0),
+            PropertyValue(Name="UpdateDocMode", Value=0),
+        )
         return self._desktop.loadComponentFromURL(url, "_blank", flags, hidden)
 
     def __getattr__(self, name):

@@ -41,18 +41,80 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_CLEAN_DEPTH = 32
 # Parts of one template (body, headers, footers, footnotes, properties) whose compiled form is kept.
 MAX_CACHED_PARTS = 32
+MAX_PART_BYTES = 2 * 1024 * 1024
+MAX_TAGS = 5000
+_TAG_MARK = re.compile(r"\{\{|\{%|\{#|\}\}|%\}|#\}")
+_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
+# Field instructions: <w:instrText>…</w:instrText> runs, and w:fldSimple's w:instr attribute.
+_INSTRUCTION = re.compile(r'<w:instrText\b[^>]*>([^<]*)<|\bw:instr="([^"]*)"')
+_EXTERNAL_FIELD = re.compile(r"\b(INCLUDEPICTURE|INCLUDETEXT|INCLUDE|LINK|DDEAUTO|DDE|IMPORT)\b", re.I)
+_RELATIONSHIP = re.compile(r"<Relationship\b[^>]*>")
+_ATTRIBUTE_TYPE = re.compile(r'\bType="([^"]*)"')
+_EXTERNAL = re.compile(r'\bTargetMode="External"')
 
 
 def docx_problems(data: bytes) -> list[str]:
-    """After the zip checks: what keeps docxtpl from reading this as a Word document."""
+    """After the zip checks: what keeps this from being a Word template docxtpl can safely render.
+
+    Every part is scanned once, in linear time, before docxtpl's own regexes ever see it: those
+    take quadratic time on tags that never close (`{{p {{p {{p ...`), inside C code the time limit
+    cannot interrupt. So each XML part is bounded in size and in tags, and its tags must close in
+    order. Links out of the document are refused too, since LibreOffice would fetch them when it
+    converts: external relationships other than hyperlinks, embedded documents (altChunk,
+    subDocument) and INCLUDEPICTURE / INCLUDETEXT / LINK / DDE fields."""
+    problems: list[str] = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
-    except zipfile.BadZipFile:
+            if "word/document.xml" not in names or "[Content_Types].xml" not in names:
+                return ["it is not a Word document (no word/document.xml)"]
+            for info in archive.infolist():
+                if info.is_dir() or not info.filename.endswith((".xml", ".rels")):
+                    continue
+                if info.file_size > MAX_PART_BYTES:
+                    problems.append(f"{info.filename}: {info.file_size} bytes; an XML part holds at most {MAX_PART_BYTES}")
+                    continue
+                text = archive.read(info).decode("utf-8", "replace")
+                problem = _links_problem(text) if info.filename.endswith(".rels") else _part_problem(text)
+                if problem is not None:
+                    problems.append(f"{info.filename}: {problem}")
+    except (zipfile.BadZipFile, OSError, ValueError):
         return ["it is not a valid zip archive"]
-    if "word/document.xml" not in names or "[Content_Types].xml" not in names:
-        return ["it is not a Word document (no word/document.xml)"]
-    return []
+    return problems
+
+
+def _part_problem(text: str) -> str | None:
+    opened: str | None = None
+    count = 0
+    for mark in _TAG_MARK.finditer(text):
+        token = mark.group(0)
+        if token in ("{{", "{%", "{#"):
+            if opened is not None:
+                return f"a '{opened}' tag is not closed before the next '{token}'"
+            opened = token
+            count += 1
+            if count > MAX_TAGS:
+                return f"more than {MAX_TAGS} template tags"
+        elif opened is not None and token == _CLOSERS[opened]:
+            opened = None
+    if opened is not None:
+        return f"a '{opened}' tag is never closed"
+    instructions = " ".join(a or b for a, b in _INSTRUCTION.findall(text))
+    if _EXTERNAL_FIELD.search(instructions):
+        return "a field that reads another file or URL (INCLUDEPICTURE, INCLUDETEXT, LINK, DDE)"
+    return None
+
+
+def _links_problem(text: str) -> str | None:
+    for relationship in _RELATIONSHIP.finditer(text):
+        attributes = relationship.group(0)
+        kind = _ATTRIBUTE_TYPE.search(attributes)
+        kind_name = kind.group(1).rsplit("/", 1)[-1] if kind else ""
+        if kind_name in ("aFChunk", "subDocument"):
+            return f"an embedded document ({kind_name}) is not allowed"
+        if _EXTERNAL.search(attributes) and kind_name != "hyperlink":
+            return f"a link to an outside file ({kind_name or 'relationship'}) is not allowed"
+    return None
 
 
 def template_sources(data: bytes) -> list[tuple[str, str]]:

@@ -84,8 +84,10 @@ class _time_limit:
     `suspended()` stops the clock while a step waits on another process with a deadline of its own.
     """
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: float | None, hard_deadline: float | None = None) -> None:
         self._seconds = seconds
+        # time.monotonic() past which nothing may run, suspended or not (the invocation's end).
+        self._hard_deadline = hard_deadline
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._armed = True
@@ -127,6 +129,8 @@ class _time_limit:
         finally:
             with self._lock:
                 if self._armed and not self._fired:
+                    if self._hard_deadline is not None:
+                        left = min(left, max(self._hard_deadline - time.monotonic(), 0.0))
                     self._arm(left)
 
     def __exit__(self, *exc_info: object) -> None:
@@ -182,7 +186,7 @@ class Engine:
                 if time_left is not None:
                     state.deadline = time.monotonic() + time_left
                 try:
-                    with _time_limit(limit) as clock:
+                    with _time_limit(limit, state.deadline) as clock:
                         state.waiting = clock.suspended
                         for index, step in enumerate(dap.manifest.steps):
                             condition = step.spec.if_

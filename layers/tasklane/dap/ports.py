@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 
 class ConversionTimeout(Exception):
-    """The conversion passed its deadline; the converter was restarted."""
+    """The conversion passed its deadline; the converter was stopped (the next conversion starts it)."""
 
 
 class ConversionFailed(Exception):

@@ -117,6 +117,25 @@ def _message(error: SalesforceError) -> str:
     return ""
 
 
+_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def canonical_id(id_: str) -> str:
+    """A record id in the case-sensitive 15-character form. An 18-character id may come in any case
+    (that is what its last three characters are for): they say which of the first fifteen are upper."""
+    if len(id_) != 18:
+        return id_
+    chars = list(id_[:15])
+    for group, flag in enumerate(id_[15:].upper()):
+        bits = _SUFFIX.find(flag)
+        if bits < 0:
+            return id_[:15]
+        for position in range(5):
+            index = group * 5 + position
+            chars[index] = chars[index].upper() if bits & (1 << position) else chars[index].lower()
+    return "".join(chars)
+
+
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
     """A record as templates see it: no `attributes`, nested relationship records plain too."""
     return {k: _plain(v) if isinstance(v, dict) else v for k, v in record.items() if k != "attributes"}
@@ -160,7 +179,7 @@ class SalesforceSession:
         left for the task that needs the record to report."""
         groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for type_, fields, id_ in reads:
-            if (type_, id_[:15]) not in self._fetched:
+            if (type_, canonical_id(id_)) not in self._fetched:
                 groups.setdefault((type_, fields), [])
                 if id_ not in groups[(type_, fields)]:
                     groups[(type_, fields)].append(id_)
@@ -175,19 +194,21 @@ class SalesforceSession:
                 for record in found:
                     self._keep(type_, str(record.get("Id", "")), record, fields)
                 for id_ in chunk:  # asked for and not returned: it does not exist (or is not visible)
-                    self._fetched.setdefault((type_, id_[:15]), frozenset(fields))
+                    self._fetched.setdefault((type_, canonical_id(id_)), frozenset(fields))
 
     def _keep(self, type_: str, id_: str, record: dict[str, Any], fields: Iterable[str]) -> None:
-        self._records[(type_, id_[:15])] = record
-        self._fetched[(type_, id_[:15])] = frozenset(fields)
+        self._records[(type_, canonical_id(id_))] = record
+        self._fetched[(type_, canonical_id(id_))] = frozenset(fields)
 
     def record(self, type_: str, id_: str, fields: list[str]) -> dict[str, Any]:
-        key = (type_, id_[:15])
+        key = (type_, canonical_id(id_))
         if key in self._fetched and set(fields) <= self._fetched[key]:
             if key not in self._records:
                 raise RecordNotFound(f"{type_} {id_} was not found")
             record = self._records[key]
-            return {name: record.get(name) for name in ["Id", *fields] if name in record}
+            # A relationship field (Owner.Name) comes back nested, under its first name (Owner).
+            wanted = dict.fromkeys(name.split(".", 1)[0] for name in ["Id", *fields])
+            return {name: record[name] for name in wanted if name in record}
         found = self._call(lambda: self._sobject(type_).get(id_, params={"fields": ",".join(fields)}))
         record = _plain(found)
         self._keep(type_, id_, record, fields)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import threading
+import time
 import zipfile
 
 import docx
@@ -105,7 +106,7 @@ def test_a_conversion_past_its_deadline_fails_that_task_with_a_clear_message():
     steps = OFFER_STEPS + "  - convert: {from: offer, to: pdf, as: offerPdf}\n"
     engine = Engine(converter=converter, time_limit_seconds=5, conversion_seconds=7)
     result = engine.run(word_dap(steps), {"name": "A", "amount": 1}, CTX)
-    assert not result.ok and "took longer than 7 s; the converter was restarted" in result.status_message
+    assert not result.ok and "took longer than 7 s; the converter was stopped" in result.status_message
     assert converter.deadlines == [7]
     # Never more than the invocation has left.
     engine.run(word_dap(steps), {"name": "A", "amount": 1}, CTX, time_left=3)
@@ -156,7 +157,7 @@ def word_template(body: str) -> bytes:
 
 def test_a_docx_template_syntax_error_is_refused_at_upload():
     with pytest.raises(DapError) as refused:
-        word_dap(OFFER_STEPS, word_template("{{ param.name "))
+        word_dap(OFFER_STEPS, word_template("{{ param.name | }}"))
     assert any(e.startswith("templates/offer.docx: word/document.xml line 1") for e in refused.value.errors), (
         refused.value.errors
     )
@@ -239,3 +240,91 @@ def test_renders_of_one_template_do_not_leak_into_each_other():
     assert "Offer for First" in docx_text(first.documents[0].content)
     text = docx_text(second.documents[0].content)
     assert "Offer for Second" in text and "First" not in text
+
+
+def replace_part(source: bytes, name: str, transform) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info)
+            new.writestr(info.filename, transform(data) if info.filename == name else data)
+    return out.getvalue()
+
+
+def test_tags_that_never_close_are_refused_quickly_before_docxtpl_scans_them():
+    # docxtpl's regexes take quadratic time on these, in C code no time limit can interrupt.
+    started = time.monotonic()
+    for template in (
+        word_template("{{p " * 8000),
+        # The same in a part that is not the body (a header), found by the scan of every part.
+        rezip(OFFER_DOCX, {"word/header9.xml": b"<w:hdr>" + b"{{p " * 8000 + b"</w:hdr>"}),
+    ):
+        with pytest.raises(DapError) as refused:
+            word_dap(OFFER_STEPS, template)
+        assert any("is not closed before the next" in e for e in refused.value.errors), refused.value.errors
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("part", "transform", "problem"),
+    [
+        (
+            "word/_rels/document.xml.rels",
+            lambda data: data.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rIdX" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"'
+                b' Target="http://127.0.0.1:9001/secret" TargetMode="External"/></Relationships>',
+            ),
+            "a link to an outside file (image)",
+        ),
+        (
+            "word/_rels/document.xml.rels",
+            lambda data: data.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rIdY" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk"'
+                b' Target="other.docx"/></Relationships>',
+            ),
+            "an embedded document (aFChunk)",
+        ),
+        (
+            "word/document.xml",
+            lambda data: data.replace(
+                b"</w:body>",
+                b'<w:p><w:r><w:instrText xml:space="preserve"> INCLUDEPICTURE "http://127.0.0.1/x.png" </w:instrText></w:r></w:p></w:body>',
+            ),
+            "a field that reads another file or URL",
+        ),
+    ],
+    ids=["external-image", "altchunk", "includepicture"],
+)
+def test_links_libreoffice_would_follow_are_refused_at_upload(part, transform, problem):
+    with pytest.raises(DapError) as refused:
+        word_dap(OFFER_STEPS, replace_part(OFFER_DOCX, part, transform))
+    assert any(problem in e for e in refused.value.errors), refused.value.errors
+
+
+def test_a_hyperlink_stays_allowed():
+    template = replace_part(
+        OFFER_DOCX,
+        "word/_rels/document.xml.rels",
+        lambda data: data.replace(
+            b"</Relationships>",
+            b'<Relationship Id="rIdZ" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"'
+            b' Target="https://example.com/" TargetMode="External"/></Relationships>',
+        ),
+    )
+    assert word_dap(OFFER_STEPS, template).name == "W"
+
+
+def test_after_a_conversion_the_run_still_ends_within_the_invocations_time():
+    steps = OFFER_STEPS + (
+        "  - convert: {from: offer, to: pdf, as: offerPdf}\n"
+        "  - set: {as: spin, value: \"range(10**5) | map('string') | map('length') | sum + range(10**5) | map('string') | map('length') | sum\"}\n"
+        "  - compose: {template: templates/offer.docx, as: again, foreach: \"range(100) | list\"}\n"
+    )
+    engine = Engine(converter=PatientConverter(), time_limit_seconds=10)
+    started = time.monotonic()
+    result = engine.run(word_dap(steps), {"name": "A", "amount": 1}, CTX, time_left=1.0)
+    # The template's clock stopped for the 0.6 s conversion, but the invocation's 1 s still holds.
+    assert not result.ok and "took longer than" in result.status_message
+    assert time.monotonic() - started < 1.4  # not 1 s plus the conversion

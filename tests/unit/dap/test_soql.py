@@ -53,3 +53,22 @@ steps:
     assert result.documents[0].content == b"SELECT Id FROM Contact WHERE AccountId = 'x\\' OR Id != \\''"
     failed = Engine().run(dap, {"id": "bad\x01"}, RunContext(task_id="t"))
     assert not failed.ok and "control character" in failed.status_message
+
+
+@pytest.mark.parametrize(
+    "soql",
+    [
+        "SELECT Id FROM Contact WHERE AccountId = '{{ param.id }}'",
+        "SELECT Id FROM Contact WHERE Name = {{ param.name | upper }}",
+        "SELECT Id FROM Contact{% if param.x %} WHERE Id = {{ param.x }}{% endif %}",
+    ],
+)
+def test_a_value_in_a_query_without_the_soql_filter_is_refused_at_upload(soql):
+    from tasklane.dap import DapError
+
+    from tests.unit.dap.conftest import build_zip
+
+    manifest = f'name: Q\nsteps:\n  - query: {{as: q, soql: "{soql}"}}\n'
+    with pytest.raises(DapError) as refused:
+        load_dap(build_zip({"dap.yaml": manifest}))
+    assert any("must end with '| soql'" in e for e in refused.value.errors), refused.value.errors

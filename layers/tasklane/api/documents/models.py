@@ -17,7 +17,7 @@ class Strict(BaseModel):
 
 class SalesforceIntegration(Strict):
     type: Literal["Salesforce"]
-    sessionID: str = Field(min_length=1)
+    sessionID: str = Field(min_length=1, repr=False)  # a credential: never in a log line
     serverURL: str = Field(min_length=1)
 
 

@@ -73,7 +73,7 @@ def _to_pdf(state: RunState, spec: ConvertSpec, source: Output) -> Output:
             with state.waiting():
                 content = state.converter.docx_to_pdf(source.content, deadline)
         except ConversionTimeout:
-            raise RunFailure(f"{label} took longer than {deadline:.0f} s; the converter was restarted") from None
+            raise RunFailure(f"{label} took longer than {deadline:.0f} s; the converter was stopped") from None
         except ConversionFailed as exc:
             raise RunFailure(f"{label} failed: {exc}") from None
     else:

@@ -1,7 +1,8 @@
 """`- query: {as: contacts, soql: "SELECT Id, Name FROM Contact WHERE AccountId = {{ param.id | soql }}"}`.
 
 The SOQL is a template: values go in through the `soql` filter, which quotes and escapes them
-(see `dap.soql`), so a param cannot change the query. The result is the list of records.
+(see `dap.soql`), so a param cannot change the query; an output without it is refused at upload.
+The result is the list of records.
 """
 
 from __future__ import annotations
@@ -26,6 +27,24 @@ class QuerySpec(Conditional):
     def _check_name(cls, value: str) -> str:
         return check_output_name(value)
 
+    @field_validator("soql")
+    @classmethod
+    def _every_value_is_quoted(cls, value: str) -> str:
+        """`{{ ... }}` in a query must end in `| soql`: a value can then never become query text."""
+        from jinja2 import Environment, TemplateSyntaxError, nodes
+
+        try:
+            ast = Environment().parse(value)
+        except TemplateSyntaxError:
+            return value  # reported, with its line, by the upload's template checks
+        for output in ast.find_all(nodes.Output):
+            for node in output.nodes:
+                if isinstance(node, nodes.TemplateData):
+                    continue
+                if not (isinstance(node, nodes.Filter) and node.name == "soql"):
+                    raise ValueError("every {{ ... }} in a query must end with '| soql', which quotes the value")
+        return value
+
 
 
 class QueryStep(StepModel):
@@ -47,7 +66,8 @@ class QueryStep(StepModel):
         if len(soql) > MAX_SOQL_CHARS:
             raise RunFailure(f"{label}: the query is longer than {MAX_SOQL_CHARS} characters")
         try:
-            records = state.data.query(soql)
+            with state.waiting():  # Salesforce's time is not the template's: the session has its own deadline
+                records = state.data.query(soql)
         except DataSourceError as exc:
             raise RunFailure(f"{label}: {exc}") from None
         state.variables[spec.as_] = records

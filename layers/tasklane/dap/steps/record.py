@@ -89,7 +89,8 @@ class RecordStep(StepModel):
         if found is None:
             raise RunFailure(f"{label}: the id is not a {spec.type} record id (15 or 18 letters and digits)")
         try:
-            record: Mapping[str, Any] = state.data.record(spec.type, found, list(spec.fields))
+            with state.waiting():  # Salesforce's time is not the template's: the session has its own deadline
+                record: Mapping[str, Any] = state.data.record(spec.type, found, list(spec.fields))
         except RecordNotFound:
             raise RunFailure(f"{label}: {spec.type} {found} was not found") from None
         except DataSourceError as exc:

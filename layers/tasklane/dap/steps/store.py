@@ -60,9 +60,12 @@ class StoreStep(StepModel):
         spec = self.store
         attach_to = None
         if spec.attach_to == "record":
-            attach_to = state.variables["param"].get("id")
-            if not isinstance(attach_to, str) or not attach_to:
-                raise RunFailure(f"Store '{spec.id}': 'attachTo: record' needs the task's 'id' param (a record id)")
+            from .record import record_id
+
+            raw = state.variables["param"].get("id")
+            attach_to = record_id(raw) if isinstance(raw, str) else None
+            if attach_to is None:
+                raise RunFailure(f"Store '{spec.id}': 'attachTo: record' needs the task's 'id' param to be a record id")
         source = state.output(spec.from_, f"Store '{spec.id}'")
         if not isinstance(source, ForeachOutput):
             _store_one(state, spec, spec.id, source, state.variables, attach_to)

@@ -93,28 +93,25 @@ class _GuardedAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def error_code(error: SalesforceError) -> str:
+def _first_error(error: SalesforceError) -> dict[str, Any]:
+    """The first entry of Salesforce's error body (`[{"message", "errorCode", "fields"}]`), or {}."""
     content: Any = error.content
     if isinstance(content, bytes | str):
         try:
             content = json.loads(content)
         except ValueError:
-            return ""
+            return {}
     if isinstance(content, list) and content and isinstance(content[0], dict):
-        return str(content[0].get("errorCode", ""))
-    return ""
+        return content[0]
+    return {}
+
+
+def error_code(error: SalesforceError) -> str:
+    return str(_first_error(error).get("errorCode", ""))
 
 
 def _message(error: SalesforceError) -> str:
-    content: Any = error.content
-    if isinstance(content, bytes | str):
-        try:
-            content = json.loads(content)
-        except ValueError:
-            return ""
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        return str(content[0].get("message", ""))[:300]
-    return ""
+    return str(_first_error(error).get("message", ""))[:300]
 
 
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"

@@ -63,6 +63,17 @@ class Conditional(Model):
         return check_expression(value) if value is not None else None
 
 
+class Named(Conditional):
+    """A spec whose step binds a name (`as`) for later steps: an identifier, unique, not reserved."""
+
+    as_: str = Field(alias="as")
+
+    @field_validator("as_")
+    @classmethod
+    def _check_as(cls, value: str) -> str:
+        return check_output_name(value)
+
+
 class StepModel(Model):
     kind: ClassVar[str]
     # Whether the name it defines is an output that `store` and `convert` can take.

@@ -16,15 +16,14 @@ from pydantic import Field, field_validator
 
 from ..files import DOCX_TYPE, guess_content_type
 from ..run import ForeachOutput, Output, RunFailure, RunState, failure
-from .base import MAX_EXPRESSION_CHARS, Conditional, StepModel, check_expression, check_output_name, check_package_path
+from .base import MAX_EXPRESSION_CHARS, Named, StepModel, check_expression, check_output_name, check_package_path
 
 # A foreach makes one output, and later one result, per item.
 MAX_FOREACH_ITEMS = 100
 
 
-class ComposeSpec(Conditional):
+class ComposeSpec(Named):
     template: str
-    as_: str = Field(alias="as")
     # `foreach`: an expression giving a list; the template renders once per item, bound to `item`.
     foreach: str | None = Field(default=None, min_length=1, max_length=MAX_EXPRESSION_CHARS)
     item: str = "item"
@@ -43,11 +42,6 @@ class ComposeSpec(Conditional):
     @classmethod
     def _check_template(cls, value: str) -> str:
         return check_package_path(value)
-
-    @field_validator("as_")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return check_output_name(value)
 
     @property
     def is_docx(self) -> bool:

@@ -14,15 +14,14 @@ from pydantic import Field, field_validator
 from ..files import DOCX_TYPE, PDF_TYPE
 from ..ports import ConversionFailed, ConversionTimeout
 from ..run import ForeachOutput, Output, RunFailure, RunState
-from .base import Conditional, StepModel, check_output_name
+from .base import Named, StepModel, check_output_name
 
 
-class ConvertSpec(Conditional):
+class ConvertSpec(Named):
     from_: str = Field(alias="from")
     to: Literal["pdf"]
-    as_: str = Field(alias="as")
 
-    @field_validator("as_", "from_")
+    @field_validator("from_")
     @classmethod
     def _check_name(cls, value: str) -> str:
         return check_output_name(value)

@@ -13,19 +13,13 @@ from pydantic import Field, field_validator
 
 from ..ports import DataSourceError
 from ..run import RunFailure, RunState
-from .base import Conditional, StepModel, check_output_name
+from .base import Named, StepModel
 
 MAX_SOQL_CHARS = 20_000  # Salesforce's own limit is 100,000 characters
 
 
-class QuerySpec(Conditional):
-    as_: str = Field(alias="as")
+class QuerySpec(Named):
     soql: str = Field(min_length=1, max_length=MAX_SOQL_CHARS)
-
-    @field_validator("as_")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return check_output_name(value)
 
     @field_validator("soql")
     @classmethod

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from ..ports import DataSourceError, RecordNotFound
 from ..run import RunFailure, RunState
-from .base import Conditional, StepModel, check_output_name
+from .base import Named, StepModel
 
 # Salesforce API names: letters, digits, underscores (custom ones end in __c), relationship paths with dots.
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
@@ -24,16 +24,10 @@ _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?")
 MAX_FIELDS = 100
 
 
-class RecordSpec(Conditional):
-    as_: str = Field(alias="as")
+class RecordSpec(Named):
     type: str
     id: str = Field(min_length=1, max_length=1000)
     fields: list[str] = Field(min_length=1, max_length=MAX_FIELDS)
-
-    @field_validator("as_")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return check_output_name(value)
 
     @field_validator("type")
     @classmethod

@@ -7,17 +7,11 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 
 from ..run import RunState
-from .base import MAX_EXPRESSION_CHARS, Conditional, StepModel, check_expression, check_output_name
+from .base import MAX_EXPRESSION_CHARS, Named, StepModel, check_expression
 
 
-class SetSpec(Conditional):
-    as_: str = Field(alias="as")
+class SetSpec(Named):
     value: str = Field(min_length=1, max_length=MAX_EXPRESSION_CHARS)
-
-    @field_validator("as_")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return check_output_name(value)
 
     @field_validator("value")
     @classmethod

@@ -17,6 +17,7 @@ import botocore.exceptions
 from tasklane_local import devkeys
 from tasklane_local.aws import FAKE_CREDENTIALS
 from tasklane_local.environ import EnvironmentPatch
+from tasklane_local import openapi
 from tasklane_local.lambda_runtime import HandlerNotFound
 from tasklane_local.references import UnresolvableReference
 from tasklane_local.stack import LocalStack, default_state_dir, read_state
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)
     create = apikey_commands.add_parser("create", help="create an API key for a tenant")
     create.add_argument("--tenant", required=True)
+
+    contract = commands.add_parser("openapi", help="print (or write) the OpenAPI 3.1 contract of template.yaml")
+    contract.add_argument("--template", type=Path, default=Path("template.yaml"))
+    contract.add_argument("--output", type=Path, help="write it here (make openapi: docs/openapi.json)")
 
     quota = commands.add_parser("quota", help="license quotas in the running local stack")
     quota_commands = quota.add_subparsers(dest="quota_command", required=True)
@@ -197,8 +202,20 @@ def run_quota_set(args: argparse.Namespace) -> int:
     return _against_running_stack(set_quota)
 
 
+def run_openapi(args: argparse.Namespace) -> int:
+    text = openapi.render(openapi.from_template(args.template))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "openapi":
+        return run_openapi(args)
     if args.command == "local":
         return run_local(args)
     if args.command == "token":

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tasklane_local.jwt_authorizer import JwtAuthorizer
@@ -41,6 +41,7 @@ MAX_CHUNK_LINE_BYTES = 4096
 MAX_TRAILER_LINE_BYTES = 65536
 MAX_TRAILERS = 100
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_METHOD_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 # AWS: HTTP APIs pass these request bodies as text and base64-encode everything else.
 TEXT_CONTENT_TYPES = frozenset({"application/json", "application/xml", "application/x-www-form-urlencoded"})
 
@@ -372,6 +373,12 @@ def to_local_response(result: Any) -> LocalResponse:
     return LocalResponse(status, headers, raw, cookies)
 
 
+class Pages(Protocol):
+    """Answers the gateway makes itself for some paths (not routes of the template); None: route it."""
+
+    def respond(self, method: str, path: str, query: str, headers: dict[str, str]) -> LocalResponse | None: ...
+
+
 class Gateway:
     """Route, authorize, build the event, invoke, turn the result into a response."""
 
@@ -381,8 +388,11 @@ class Gateway:
         functions: Mapping[str, Invocable],
         events: EventBuilder | None = None,
         jwt_authorizers: Mapping[str, JwtAuthorizer] | None = None,
+        pages: Pages | None = None,
     ) -> None:
-        """`jwt_authorizers`: the template's JWT authorizers by name, their issuer and JWKS resolved."""
+        """`jwt_authorizers`: the template's JWT authorizers by name, their issuer and JWKS resolved.
+        `pages`: the gateway's own pages (the contract), asked before routing."""
+        self._pages = pages
         routes = list(routes)
         self._matcher = RouteMatcher(routes)
         self._events = events or EventBuilder()
@@ -419,6 +429,10 @@ class Gateway:
         return response
 
     def _respond(self, request: HttpRequest) -> LocalResponse:
+        if self._pages is not None:
+            page = self._pages.respond(request.method, request.raw_path, request.raw_query, request.headers)
+            if page is not None:
+                return page
         # AWS: routing comes first; an unknown route never reaches the authorizer.
         match = self._matcher.match(request.method, request.raw_path)
         if match is None:
@@ -514,6 +528,13 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         self._send(response)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # AWS: an HTTP API answers a method it has no route for (TRACE, PROPFIND...) as it does an
+        # unknown route, 404, where http.server would answer 501.
+        if name.startswith("do_") and _METHOD_TOKEN.fullmatch(name[3:]):
+            return self._serve
+        raise AttributeError(name)
 
     def _read_body(self) -> bytes:
         lengths = self.headers.get_all("content-length") or []

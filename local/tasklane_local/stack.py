@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from tasklane_local import devkeys
+from tasklane_local import devkeys, openapi
 from tasklane_local.aws import LocalAws
+from tasklane_local.docs_site import DocsSite
 from tasklane_local.environ import EnvironmentPatch
 from tasklane_local.gateway import EventBuilder, Gateway, GatewayServer
 from tasklane_local.jwt_authorizer import JwtAuthorizer
@@ -19,6 +21,8 @@ from tasklane_local.lambda_api import LambdaApiServer
 from tasklane_local.lambda_runtime import LambdaRuntime, LocalFunction, split_environments
 from tasklane_local.template import Template, load_template
 from tasklane_local.worker import SqsEventSource
+
+logger = logging.getLogger("tasklane.local.stack")
 
 STATE_FILE = "local.json"
 
@@ -133,7 +137,15 @@ class LocalStack:
             for authorizer in api.authorizers.values()
             if authorizer.is_jwt
         }
-        self.gateway = Gateway(self.template.routes, runtime.functions, EventBuilder(aws.region), jwt_authorizers)
+        contract = None
+        try:
+            contract = DocsSite(openapi.build(self.template))
+        except ValueError as mismatch:
+            # Another template than tasklane's (the tests' small ones): served without the contract pages.
+            logger.warning("no /openapi.json or /docs for %s: %s", self.template.path, mismatch)
+        self.gateway = Gateway(
+            self.template.routes, runtime.functions, EventBuilder(aws.region), jwt_authorizers, pages=contract
+        )
         server = GatewayServer(self.gateway, self._host, self._port)
         self._exit.callback(server.stop)
         self.url = server.start()

@@ -52,7 +52,9 @@ def token(state_dir: Path):
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from tests.e2e.test_fuzz import TALLY
+    from tests.e2e import test_contract_fuzz, test_fuzz
 
-    if TALLY.sent:
-        terminalreporter.write_line(f"fuzz: {TALLY.summary()}")
+    if test_fuzz.TALLY.sent:
+        terminalreporter.write_line(f"fuzz: {test_fuzz.TALLY.summary()}")
+    if test_contract_fuzz.TALLY.sent:
+        terminalreporter.write_line(f"contract fuzz (schemathesis): {test_contract_fuzz.TALLY.summary()}")

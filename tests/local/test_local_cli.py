@@ -156,3 +156,11 @@ def test_local_reports_a_template_it_cannot_run(tmp_path: Path, monkeypatch, cap
 def test_quota_set_refuses_bad_input(argv, capsys):
     assert cli.main(["quota", "set", *argv]) == 2
     assert "valid tenant" in capsys.readouterr().err
+
+
+def test_openapi_writes_the_committed_contract(tmp_path):
+    root = HERE.parents[1]
+    written = tmp_path / "openapi.json"
+
+    assert cli.main(["openapi", "--template", str(root / "template.yaml"), "--output", str(written)]) == 0
+    assert written.read_text(encoding="utf-8") == (root / "docs" / "openapi.json").read_text(encoding="utf-8")

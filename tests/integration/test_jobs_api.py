@@ -511,3 +511,31 @@ def test_the_upload_form_and_reads_are_503_while_dynamodb_is_unreachable(api):
         read = api.get()
     assert upload[0] == read[0] == 503 and upload_headers["Retry-After"] == api.last["headers"]["Retry-After"] == "5"
     assert api.get()[0] == 200
+
+
+# --- races
+
+
+def test_a_sync_landing_between_another_syncs_read_and_its_write_is_merged_not_lost(api, aws):
+    """Deterministic race: just before this sync writes the header it read, a competing sync (another
+    Lambda instance) lands. This sync's conditional header write then fails, and it reads and merges again."""
+    api.sync(job(steps=[step("base", 1, "2021-10-01T12:00:00Z")]))
+    competitor = load_function("sync_job").lambda_handler
+    theirs = job(steps=[step("theirs", 3, "2021-10-01T14:00:00Z")], updated="2021-10-01T14:00:00Z", jobTitle="Theirs")
+    landed: list[int] = []
+
+    def competing_sync(**_: Any) -> None:
+        if not landed:
+            landed.append(0)
+            landed[0] = competitor(jwt_event("sync_job", scopes=ALL_SCOPES, body=theirs), api._ctx)["statusCode"]
+
+    events = dynamodb().meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", competing_sync, unique_id="race")
+    try:
+        status, body = api.sync(job(steps=[step("mine", 2, "2021-10-01T13:00:00Z")], updated="2021-10-01T13:00:00Z"))
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="race")
+    assert landed == [200] and status == 200
+    assert step_ids(body) == ["base", "mine", "theirs"] and body["metadata"]["jobTitle"] == "Theirs"
+    stored = aws.jobs.header("acme", CID)
+    assert stored is not None and stored.version == 3 and set(stored.step_index) == {"C:base", "C:mine", "C:theirs"}

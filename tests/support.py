@@ -309,3 +309,41 @@ def table() -> str:
     from tasklane.config import TableSettings, load
 
     return load(TableSettings).table_name
+
+
+def aws_error(code: str, status: int = 400, **extra: Any) -> tuple[Any, dict[str, Any]]:
+    """What a botocore `before-call` handler returns to answer a call with the AWS error `code`, as the
+    service would once botocore's own retries were spent; botocore raises it as the modeled exception."""
+    from types import SimpleNamespace
+
+    parsed = {"Error": {"Code": code, "Message": f"injected {code}"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return SimpleNamespace(status_code=status, headers={}), {**parsed, **extra}
+
+
+def aws_fault(client: Any, event: str, fault: Any, when: Any = None, times: int | None = None) -> Any:
+    """Inject `fault` into `client`'s calls named by `event` (`before-call.dynamodb.PutItem`): an
+    `aws_error(...)` answer, or an exception to raise (a connection error). `when(params)` picks the
+    calls (the request's body, as botocore serialized it); `times` bounds how many fail. Yields the
+    list of calls it failed; the hook is gone after the block."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def injected() -> Any:
+        failed: list[Any] = []
+
+        def hook(params: dict[str, Any], **_: Any) -> Any:
+            if (times is not None and len(failed) >= times) or (when is not None and not when(params)):
+                return None
+            failed.append(params)
+            if isinstance(fault, BaseException):
+                raise fault
+            return fault
+
+        unique = f"fault-{uuid.uuid4().hex}"
+        client.meta.events.register(event, hook, unique_id=unique)
+        try:
+            yield failed
+        finally:
+            client.meta.events.unregister(event, unique_id=unique)
+
+    return injected()

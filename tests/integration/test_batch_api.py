@@ -10,7 +10,7 @@ import pytest
 
 from tasklane.domain.records import UnitMessage
 from tests.integration.test_task_api import queued_messages
-from tests.support import bucket, dynamodb, queue_url, s3, sqs, table, FixedClock, body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
+from tests.support import aws_error, aws_fault, bucket, dynamodb, queue_url, s3, sqs, table, FixedClock, body_of, dap_part, http_event, json_part, load_function, multipart, simple_dap
 
 NAMES = ("post_batch", "get_batch", "get_batch_task", "get_license", "post_task", "worker")
 
@@ -185,15 +185,14 @@ def test_failure_part_way_leaves_no_runnable_task(aws, handlers, template_id, ct
     client = sqs()
     calls = []
 
-    def fail_third_send(**_: Any) -> None:
+    def fail_third_send(**_: Any) -> Any:
         calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("SQS is down")
+        return aws_error("ServiceUnavailable", 503) if len(calls) == 3 else None
 
     client.meta.events.register("before-call.sqs.SendMessageBatch", fail_third_send, unique_id="fail")
     answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(250)]})
     client.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
-    assert answer["statusCode"] == 503
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"] == "5"
     assert len(calls) == 3
     assert len(queued_messages(aws)) == 10  # one receive's worth of the 20 messages that got through
     drain(aws, handlers, ctx)
@@ -344,7 +343,7 @@ def test_failed_rollback_step_does_not_skip_the_refund(aws, handlers, template_i
     def fail(**_: Any) -> None:
         raise RuntimeError("down")
 
-    client.meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="f1")
+    client.meta.events.register("before-call.sqs.SendMessageBatch", lambda **_: aws_error("InternalError", 500), unique_id="f1")
     ddb.meta.events.register("before-call.dynamodb.UpdateItem", lambda **kw: fail() if "Rejected" in str(kw.get("params")) else None, unique_id="f2")
     answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": "1"}}] * 4})
     client.meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="f1")
@@ -419,3 +418,43 @@ def test_a_batch_not_yet_finished_records_no_completion(aws, handlers, template_
     assert aws.batches.finish(unit, [TaskOutcome(t, True, "Ready", [], [], "s", "e") for t in unit.taskIds], "r", "x")
     batch = aws.batches.get_batch("acme", body["id"], 0)
     assert batch.completed_at is None and batch.succeeded == 10
+
+
+@pytest.mark.parametrize(
+    "fault, status, retry_after",
+    [(aws_error("SlowDown", 503), 503, "2"), (aws_error("AccessDenied", 403), 500, None)],
+    ids=["throttled", "refused"],
+)
+def test_an_s3_failure_storing_the_batch_input_accepts_nothing_and_says_whether_to_retry(
+    aws, handlers, template_id, ctx, fault, status, retry_after
+):
+    inputs = lambda params: "inputs/" in str(params.get("url", ""))  # noqa: E731
+    with aws_fault(s3(), "before-call.s3.PutObject", fault, when=inputs) as failed:
+        answer = post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(12)]})
+    assert failed and answer["statusCode"] == status and answer["headers"].get("Retry-After") == retry_after
+    assert set(body_of(answer)) == {"message", "code", "errors"}
+    assert queued_messages(aws) == [] and s3().list_objects_v2(Bucket=bucket(), Prefix="inputs/")["KeyCount"] == 0
+    batches = dynamodb().scan(TableName=table(), FilterExpression="begins_with(pk, :b)",
+                              ExpressionAttributeValues={":b": {"S": "TENANT#acme#BATCH#"}})["Items"]
+    assert batches == [] and body_of(handlers["get_license"](http_event("get_license"), ctx))["used"] == 0
+
+
+def test_a_throttled_chunk_finish_is_retried_by_redelivery_and_counted_once(aws, handlers, template_id, ctx):
+    """The transaction that finishes a chunk and moves the batch's counters is cancelled by a throttle:
+    the message goes back, and the rerun (after the dead run's lease) counts its tasks once."""
+    from datetime import timedelta
+
+    from tasklane import timeutil
+    from tests.support import sqs_records
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(3)]}))
+    messages = sqs().receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    throttled = aws_error("TransactionCanceledException", CancellationReasons=[{"Code": "None"}, {"Code": "ThrottlingError"}])
+    with aws_fault(dynamodb(), "before-call.dynamodb.TransactWriteItems", throttled) as failed:
+        assert handlers["worker"]({"Records": sqs_records(messages)}, ctx)["batchItemFailures"]
+    assert failed and aws.batches.get_batch("acme", body["id"], 0).succeeded == 0
+    aws.clock = FixedClock(timeutil.now() + timedelta(minutes=13))
+    assert handlers["worker"]({"Records": sqs_records(messages, 2)}, ctx) == {"batchItemFailures": []}
+    assert handlers["worker"]({"Records": sqs_records(messages, 3)}, ctx) == {"batchItemFailures": []}
+    batch = aws.batches.get_batch("acme", body["id"], 0)
+    assert (batch.succeeded, batch.failed) == (3, 0) and batch.completed_at is not None

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import body_of, jwt_event, load_function
+from tests.support import aws_error, aws_fault, body_of, dynamodb, jwt_event, load_function
 
 JIRA = {
     "type": "ExternalTask",
@@ -65,7 +65,7 @@ class Api:
         if route is not None:
             ev["routeKey"] = f"GET {route}"
             ev["rawPath"] = ev["requestContext"]["http"]["path"] = route
-        answer = self._handlers[name](ev, self._ctx)
+        answer = self.last = self._handlers[name](ev, self._ctx)
         body = answer.get("body")
         return answer["statusCode"], (json.loads(body) if body else None)
 
@@ -664,3 +664,94 @@ def test_an_unknown_route_answers_orchestrators_error_body(api, ctx):
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/odata/Nothing"
     answer = load_function("list_folders").lambda_handler(event, ctx)
     assert answer["statusCode"] == 404 and body_of(answer)["errorCode"] == 1002
+
+
+# --- faults: a failed write stores nothing; 503 with Retry-After when a retry can succeed, else 500
+
+
+@pytest.mark.parametrize(
+    "fault, status, retry_after",
+    [
+        (aws_error("ProvisionedThroughputExceededException"), 503, "2"),
+        (aws_error("InternalServerError", 500), 503, "5"),
+        (aws_error("ValidationException"), 500, None),
+    ],
+    ids=["throttled", "failed", "refused"],
+)
+def test_a_failed_write_stores_nothing_and_says_whether_to_retry(api, fault, status, retry_after):
+    task = api.create({"type": "ExternalTask", "title": "Close", "data": {"v": 1}})
+    before = api.get(task["id"])[1]
+    with aws_fault(dynamodb(), "before-call.dynamodb.UpdateItem", fault, when=lambda params: "taskStatus" in str(params)):
+        completed = api.call("complete_generic_task", body={"taskId": task["id"], "data": {"v": 2}, "action": "x"})
+        completed_headers = api.last["headers"]
+    with aws_fault(dynamodb(), "before-call.dynamodb.PutItem", fault):
+        created = api.call("create_generic_task", body={"type": "ExternalTask", "title": "Another"})
+        created_headers = api.last["headers"]
+    for answer, headers in ((completed, completed_headers), (created, created_headers)):
+        assert set(answer[1]) == {"message", "errorCode", "traceId"} and answer[0] == status, answer
+        assert headers.get("Retry-After") == retry_after
+    assert api.get(task["id"])[1] == before
+    assert [t["Title"] for t in api.list()[1]["value"]] == ["Close"]
+    assert api.call("complete_generic_task", body={"taskId": task["id"], "data": {"v": 2}})[0] == 204
+
+
+# --- races. moto in-process does not interleave requests, so a race is played in order: the
+# competing request runs through its own handler (another Lambda instance) just before the first
+# request's conditional write, so both have read the same state.
+
+
+def _race(api: Api, operation: str, competing: Any, first: Any) -> tuple[Any, Any]:
+    """(what `competing()` answered, run before `first()`'s first DynamoDB <operation>; what `first()` answered)."""
+    answers: list[Any] = []
+
+    def hook(**_: Any) -> None:
+        if not answers:
+            answers.append(None)
+            answers[0] = competing()
+
+    events = dynamodb().meta.events
+    events.register(f"before-call.dynamodb.{operation}", hook, unique_id="race")
+    try:
+        answer = first()
+    finally:
+        events.unregister(f"before-call.dynamodb.{operation}", unique_id="race")
+    return answers[0], answer
+
+
+def test_of_two_concurrent_completions_one_wins_and_the_other_is_refused(api, ctx):
+    task = api.create({"type": "ExternalTask", "title": "Close"})
+    other = load_function("complete_generic_task").lambda_handler
+
+    def competing() -> tuple[int, Any]:
+        answer = other(jwt_event("complete_generic_task", body={"taskId": task["id"], "data": {"by": "winner"}, "action": "approve"}), ctx)
+        return answer["statusCode"], answer.get("body")
+
+    winner, loser = _race(
+        api, "UpdateItem", competing,
+        lambda: api.call("complete_generic_task", body={"taskId": task["id"], "data": {"by": "loser"}, "action": "reject"}),
+    )
+    assert winner == (204, "")
+    body = assert_error(loser, 409, 1000)
+    assert "already completed" in body["message"]
+    fetched = api.get(task["id"])[1]
+    assert fetched["status"] == 2 and fetched["data"] == {"by": "winner"} and fetched["action"] == "approve"
+
+
+def test_of_two_concurrent_assignments_of_one_task_one_wins_and_the_other_lists_it_failed(api, ctx):
+    task = api.create({"type": 1, "title": "a"})
+    other = load_function("assign_generic_tasks").lambda_handler
+
+    def assign(user: str) -> dict[str, Any]:
+        return {"taskAssignments": [{"TaskId": task["id"], "UserNameOrEmail": user}]}
+
+    def competing() -> tuple[int, Any]:
+        answer = other(jwt_event("assign_generic_tasks", body=assign("bob")), ctx)
+        return answer["statusCode"], json.loads(answer["body"])
+
+    winner, loser = _race(api, "UpdateItem", competing, lambda: api.call("assign_generic_tasks", body=assign("ana")))
+    assert winner == (200, {"value": []})
+    status, body = loser
+    assert status == 200 and [(f["TaskId"], f["ErrorCode"]) for f in body["value"]] == [(task["id"], 1000)]
+    assert "already assigned to bob" in body["value"][0]["ErrorMessage"]
+    fetched = api.get(task["id"])[1]
+    assert fetched["status"] == 1 and fetched["assignedToUser"]["userName"] == "bob"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT, jwt_event, load_function
+from tests.support import ROOT, aws_error, aws_fault, bucket, dynamodb, jwt_event, load_function, s3
 
 SEED_TEXT = (ROOT / "tests" / "fixtures" / "basic_sync_seed.json").read_text()
 # The vendor's example has a trailing comma; without it, it is the seed's body.
@@ -58,7 +58,7 @@ class Api:
         if raw is not None:
             ev["body"] = base64.b64encode(raw).decode()
             ev["isBase64Encoded"] = True
-        answer = self._handlers[name](ev, self._ctx)
+        answer = self.last = self._handlers[name](ev, self._ctx)
         body = answer.get("body")
         return answer["statusCode"], (json.loads(body) if body else None)
 
@@ -436,3 +436,106 @@ def test_ids_no_job_can_have_are_404_without_a_lookup(api):
 def test_an_empty_team_claim_still_limits(api):
     api.sync(job(team="field"))
     assert api.get(claims={"team": ""})[0] == 404
+
+
+# --- faults: a sync cut short loses no step, and a busy backend is a 503 that says when to retry
+
+
+THROTTLES = {
+    "step write throttled": ("before-call.dynamodb.PutItem", aws_error("ProvisionedThroughputExceededException")),
+    "header write throttled": ("before-call.dynamodb.TransactWriteItems", aws_error("ThrottlingException")),
+    "header transaction cancelled by a throttle": (
+        "before-call.dynamodb.TransactWriteItems",
+        aws_error("TransactionCanceledException", CancellationReasons=[{"Code": "ThrottlingError"}, {"Code": "None"}]),
+    ),
+}
+
+
+@pytest.mark.parametrize("event, fault", THROTTLES.values(), ids=THROTTLES.keys())
+def test_a_throttle_in_the_middle_of_a_sync_is_a_503_and_its_retry_loses_no_step(api, aws, event, fault):
+    api.sync(job(steps=[step("s1", 1, "2021-10-01T12:00:00Z")]))
+    before = api.get()[1]
+    version = aws.jobs.header("acme", CID).version
+    # New steps only: a newer copy of a listed step replaces its item in place, so it shows before the header lands.
+    new_steps = [step(f"s{i}", i, "2021-10-01T13:00:00Z") for i in range(2, 5)]
+    sync = job(steps=[step("s1", 1, "2021-10-01T12:00:00Z"), *new_steps], updated="2021-10-01T13:00:00Z", jobTitle="New")
+    with aws_fault(dynamodb(), event, fault, when=lambda params: "s3" in str(params), times=1) as failed:
+        status, body = api.sync(sync)
+    assert failed and status == 503 and api.last["headers"]["Retry-After"] == "2"
+    assert body == {"statusCode": 503, "message": body["message"], "errors": []} and "retry" in body["message"]
+    assert api.get()[1] == before and aws.jobs.header("acme", CID).version == version  # steps unlisted, if written
+    status, body = api.sync(sync)
+    assert status == 200 and step_ids(body) == ["s1", "s2", "s3", "s4"] and body["metadata"]["jobTitle"] == "New"
+
+
+def test_a_refused_write_in_the_middle_of_a_sync_is_a_500_without_retry_after(api, aws):
+    api.sync(job())
+    before = api.get()[1]
+    with aws_fault(dynamodb(), "before-call.dynamodb.PutItem", aws_error("AccessDeniedException")):
+        status, body = api.sync(job(steps=[step("new", 9, "2021-10-02T00:00:00Z")], updated="2021-10-02T00:00:00Z"))
+    assert status == 500 and "Retry-After" not in api.last["headers"] and body["statusCode"] == 500
+    assert api.get()[1] == before
+
+
+def _resources() -> list[str]:
+    return [o["Key"] for o in s3().list_objects_v2(Bucket=bucket(), Prefix=f"jobs/acme/{CID}/").get("Contents", [])]
+
+
+@pytest.mark.parametrize(
+    "fault, status, retry_after",
+    [(aws_error("SlowDown", 503), 503, "2"), (aws_error("InternalError", 500), 503, "5"), (aws_error("AccessDenied", 403), 500, None)],
+    ids=["throttled", "failed", "refused"],
+)
+def test_an_s3_failure_storing_an_attachment_writes_nothing_and_says_whether_to_retry(api, aws, fault, status, retry_after):
+    api.sync(job())
+    before = api.get()[1]
+    params = {"clientJobId": CID, "name": "photo-1.jpg"}
+    with aws_fault(s3(), "before-call.s3.PutObject", fault) as failed:
+        got, body = api.call("put_job_resource", path_params=params, raw=b"jpeg", headers={"content-type": "image/jpeg"})
+    assert failed and got == status and body["statusCode"] == status
+    assert api.last["headers"].get("Retry-After") == retry_after
+    assert api.get()[1] == before and _resources() == []
+    assert api.call("get_job_resource", path_params=params)[0] == 404
+    assert api.call("put_job_resource", path_params=params, raw=b"jpeg", headers={"content-type": "image/jpeg"})[0] == 204
+    assert _resources() == [f"jobs/acme/{CID}/photo-1.jpg"]
+
+
+def test_the_upload_form_and_reads_are_503_while_dynamodb_is_unreachable(api):
+    from botocore.exceptions import EndpointConnectionError
+
+    api.sync(job())
+    unreachable = EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    with aws_fault(dynamodb(), "before-call.dynamodb.GetItem", unreachable):
+        upload = api.call("upload_job_resource", path_params={"clientJobId": CID, "name": "video.mp4"})
+        upload_headers = api.last["headers"]
+        read = api.get()
+    assert upload[0] == read[0] == 503 and upload_headers["Retry-After"] == api.last["headers"]["Retry-After"] == "5"
+    assert api.get()[0] == 200
+
+
+# --- races
+
+
+def test_a_sync_landing_between_another_syncs_read_and_its_write_is_merged_not_lost(api, aws):
+    """Deterministic race: just before this sync writes the header it read, a competing sync (another
+    Lambda instance) lands. This sync's conditional header write then fails, and it reads and merges again."""
+    api.sync(job(steps=[step("base", 1, "2021-10-01T12:00:00Z")]))
+    competitor = load_function("sync_job").lambda_handler
+    theirs = job(steps=[step("theirs", 3, "2021-10-01T14:00:00Z")], updated="2021-10-01T14:00:00Z", jobTitle="Theirs")
+    landed: list[int] = []
+
+    def competing_sync(**_: Any) -> None:
+        if not landed:
+            landed.append(0)
+            landed[0] = competitor(jwt_event("sync_job", scopes=ALL_SCOPES, body=theirs), api._ctx)["statusCode"]
+
+    events = dynamodb().meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", competing_sync, unique_id="race")
+    try:
+        status, body = api.sync(job(steps=[step("mine", 2, "2021-10-01T13:00:00Z")], updated="2021-10-01T13:00:00Z"))
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="race")
+    assert landed == [200] and status == 200
+    assert step_ids(body) == ["base", "mine", "theirs"] and body["metadata"]["jobTitle"] == "Theirs"
+    stored = aws.jobs.header("acme", CID)
+    assert stored is not None and stored.version == 3 and set(stored.step_index) == {"C:base", "C:mine", "C:theirs"}

@@ -290,3 +290,142 @@ def test_a_slow_salesforce_does_not_count_against_the_templates_time(salesforce)
     }))
     result = Engine(time_limit_seconds=0.4).run(dap, {"id": ACCOUNTS[0]}, RunContext("t-1"), data=Slow())  # type: ignore[arg-type]
     assert result.ok, result.status_message
+
+
+# --- each task attaches once and counts once, however often its unit arrives
+
+
+def _deliver(handlers, ctx, messages, receive_count: int, worker: str = "worker") -> dict[str, Any]:
+    return handlers[worker]({"Records": sqs_records(messages, receive_count)}, ctx)
+
+
+def _received() -> list[dict[str, Any]]:
+    return sqs().receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+
+
+def _attached(fake: FakeSalesforce) -> list[str]:
+    return sorted(c["FirstPublishLocationId"] for c in fake.created)
+
+
+def _lease_run_out() -> None:
+    """Move the clock past any lease a run took (a lease outlasts its invocation, 60 s here)."""
+    from datetime import timedelta
+
+    from tasklane import timeutil
+    from tests.support import FixedClock
+
+    get_backends().clock = FixedClock(timeutil.now() + timedelta(minutes=13))
+
+
+def _post_batch(handlers, ctx, salesforce, accounts: list[str]) -> dict[str, Any]:
+    body = {"template": DOCUMENT_ID, "tasks": [{"params": {"id": a}} for a in accounts], "integration": integration(salesforce)}
+    answer = post(handlers, ctx, "/v1/batch", body)
+    assert answer["statusCode"] == 202, answer
+    return body_of(answer)
+
+
+def _counters(batch_id: str) -> tuple[int, int]:
+    from tasklane.timeutil import epoch, now
+
+    stored = get_backends().batches.get_batch("acme", batch_id, epoch(now()))
+    assert stored is not None
+    return stored.succeeded, stored.failed
+
+
+def test_a_chunk_delivered_to_a_second_worker_while_the_first_runs_it_attaches_and_counts_once(handlers, ctx, salesforce):
+    """Two invocations on one unit: the copy reaches a second worker (another Lambda instance) just
+    before the first records the chunk finished; the second finds it held and does nothing."""
+    from tests.support import dynamodb
+
+    accounts = ACCOUNTS[:3]
+    batch = _post_batch(handlers, ctx, salesforce, accounts)
+    messages = _received()
+    second = load_function("worker").lambda_handler
+    during: list[Any] = []
+
+    def second_delivery(**_: Any) -> None:
+        if not during:
+            posts_before = len(salesforce.calls("POST"))
+            during.append(second({"Records": sqs_records(messages, 2)}, ctx))
+            during.append(len(salesforce.calls("POST")) - posts_before)
+
+    events = dynamodb().meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", second_delivery, unique_id="second")
+    try:
+        assert _deliver(handlers, ctx, messages, 1) == {"batchItemFailures": []}
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="second")
+    assert during == [{"batchItemFailures": []}, 0]
+    assert _attached(salesforce) == sorted(accounts)
+    assert _counters(batch["id"]) == (3, 0)
+    assert task_status(handlers, ctx, batch["id"], batch["tasks"][0])["statusMessage"] == "Ready"
+
+
+@pytest.mark.parametrize("receive_count", [2, 1], ids=["redelivered", "duplicate copy"])
+def test_a_run_that_dies_after_attaching_is_taken_over_without_a_second_attachment(handlers, ctx, salesforce, receive_count):
+    """The crash falls between the attachments and the write that finishes the chunk. Whoever takes
+    the unit over (a redelivery, or a duplicate copy SQS delivers first time) finds each attachment
+    by its marker instead of adding another, and the batch counts each task once."""
+    from tests.support import aws_error, aws_fault, dynamodb
+
+    accounts = ACCOUNTS[:3]
+    batch = _post_batch(handlers, ctx, salesforce, accounts)
+    messages = _received()
+    with aws_fault(dynamodb(), "before-call.dynamodb.TransactWriteItems", aws_error("InternalServerError", 500)) as failed:
+        answer = _deliver(handlers, ctx, messages, 1)
+    assert failed and answer == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+    assert _attached(salesforce) == sorted(accounts) and _counters(batch["id"]) == (0, 0)
+
+    assert _deliver(handlers, ctx, messages, receive_count) == {"batchItemFailures": []}  # the lease still holds
+    assert len(salesforce.created) == 3 and _counters(batch["id"]) == (0, 0)
+    _lease_run_out()
+    assert _deliver(handlers, ctx, messages, receive_count) == {"batchItemFailures": []}
+    assert _attached(salesforce) == sorted(accounts)
+    assert len(salesforce.calls("GET", "FROM+ContentVersion")) == 3  # the takeover looked for each
+    assert _counters(batch["id"]) == (3, 0)
+    status = task_status(handlers, ctx, batch["id"], batch["tasks"][1])
+    assert status["statusMessage"] == "Ready" and status["errors"] is False, status
+
+    assert _deliver(handlers, ctx, messages, receive_count + 1) == {"batchItemFailures": []}  # once finished: nothing
+    assert len(salesforce.created) == 3 and _counters(batch["id"]) == (3, 0)
+
+
+def test_a_single_pdf_task_whose_run_died_after_attaching_is_attached_once(handlers, ctx, salesforce):
+    from tests.support import aws_error, aws_fault, dynamodb
+
+    body = {"template": DOCUMENT_ID, "params": {"id": ACCOUNTS[4]}, "integration": integration(salesforce)}
+    task_id = body_of(post(handlers, ctx, "/v1/task", body))["taskID"]
+    messages = _received()
+    finishing = lambda params: "Completed" in str(params)  # noqa: E731
+    with aws_fault(dynamodb(), "before-call.dynamodb.UpdateItem", aws_error("ProvisionedThroughputExceededException"), finishing):
+        assert _deliver(handlers, ctx, messages, 1)["batchItemFailures"]
+    assert _attached(salesforce) == [ACCOUNTS[4]]
+    _lease_run_out()
+    assert _deliver(handlers, ctx, messages, 2) == {"batchItemFailures": []}
+    assert _attached(salesforce) == [ACCOUNTS[4]]
+    status = body_of(load_function("get_task").lambda_handler(http_event("get_task", path_params={"taskId": task_id}), ctx))
+    assert status["statusMessage"] == "Ready" and "Summary" in [r["id"] for r in status["resultList"]], status
+    # The rerun rendered the PDF again (its bytes carry the moment), so compare what they say.
+    stored = s3().get_object(Bucket=bucket(), Key=_result_key_of(task_id, "Summary"))["Body"].read()
+    attached = salesforce.version_data[salesforce.created[0]["Id"]]
+    assert _pdf_text(stored) == _pdf_text(attached) and "Account 4" in _pdf_text(stored)
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _result_key_of(task_id: str, result_id: str) -> str:
+    [found] = [o["Key"] for o in s3().list_objects_v2(Bucket=bucket())["Contents"] if f"{task_id}/{result_id}/" in o["Key"]]
+    return found
+
+
+def test_a_unit_received_before_but_never_run_does_not_look_for_attachments(handlers, ctx, salesforce):
+    """Receive count 2 after a delivery that claimed nothing (the worker had no time for it): no run can
+    have attached anything, so none is looked for."""
+    accounts = ACCOUNTS[:2]
+    batch = _post_batch(handlers, ctx, salesforce, accounts)
+    messages = _received()
+    assert _deliver(handlers, ctx, messages, 2) == {"batchItemFailures": []}
+    assert salesforce.calls("GET", "FROM+ContentVersion") == []
+    assert _attached(salesforce) == sorted(accounts) and _counters(batch["id"]) == (2, 0)

@@ -11,6 +11,8 @@ import pytest
 from tasklane.domain import templates
 from tasklane.domain.records import UnitMessage
 from tests.support import (
+    aws_error,
+    aws_fault,
     bucket,
     dynamodb,
     queue_url,
@@ -286,13 +288,10 @@ def test_license_refusal_stores_and_queues_nothing(aws, handlers, template_id, c
 def test_queue_failure_rolls_back_task_and_license_unit(aws, handlers, template_id, ctx):
     from tasklane import timeutil
 
-    def fail(**_: Any) -> None:
-        raise RuntimeError("SQS is down")
-
-    sqs().meta.events.register("before-call.sqs.SendMessageBatch", fail, unique_id="fail")
-    answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})
-    sqs().meta.events.unregister("before-call.sqs.SendMessageBatch", unique_id="fail")
+    with aws_fault(sqs(), "before-call.sqs.SendMessageBatch", aws_error("InternalError", 500)):
+        answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})
     assert answer["statusCode"] == 503 and body_of(answer)["code"] == "service_unavailable"
+    assert answer["headers"]["Retry-After"] == "5"
     tasks = dynamodb().scan(TableName=table(), FilterExpression="begins_with(pk, :t)",
                                 ExpressionAttributeValues={":t": {"S": "TENANT#acme#TASK#"}})["Items"]
     assert tasks == []
@@ -385,3 +384,84 @@ def test_a_sandbox_escape_attempt_fails_the_task_and_is_logged(aws, handlers, ct
     task_id = body_of(answer)["taskID"]
     status = body_of(handlers["get_task"](http_event("get_task", path_params={"taskId": task_id}), ctx))
     assert status["errors"] is True and "unsafe" in status["statusMessage"]
+
+
+# --- faults: 503 with Retry-After when a retry can succeed, 500 when not; rolled back either way
+
+
+def _nothing_accepted(aws) -> None:
+    from tasklane import timeutil
+
+    tasks = dynamodb().scan(TableName=table(), FilterExpression="begins_with(pk, :t)",
+                            ExpressionAttributeValues={":t": {"S": "TENANT#acme#TASK#"}})["Items"]
+    assert tasks == [] and queued_messages(aws) == []
+    assert aws.licenses.used("acme", timeutil.term(timeutil.now())) == 0
+
+
+SUBMIT_FAULTS = {
+    "task write throttled": (dynamodb, "before-call.dynamodb.PutItem", aws_error("ProvisionedThroughputExceededException"), 503, "2"),
+    "queue unreachable": (sqs, "before-call.sqs.SendMessageBatch", "unreachable", 503, "5"),
+    "queue access denied": (sqs, "before-call.sqs.SendMessageBatch", aws_error("AccessDenied", 403), 500, None),
+}
+
+
+@pytest.mark.parametrize("client, event, fault, status, retry_after", SUBMIT_FAULTS.values(), ids=SUBMIT_FAULTS.keys())
+def test_a_backend_failure_while_accepting_a_task_leaves_nothing_and_says_whether_to_retry(
+    aws, handlers, template_id, ctx, client, event, fault, status, retry_after
+):
+    from botocore.exceptions import EndpointConnectionError
+
+    if fault == "unreachable":
+        fault = EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
+    with aws_fault(client(), event, fault) as failed:
+        answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})
+    assert failed and answer["statusCode"] == status, answer
+    assert answer["headers"].get("Retry-After") == retry_after
+    assert body_of(answer)["code"] == ("service_unavailable" if status == 503 else "internal_error")
+    _nothing_accepted(aws)
+
+
+@pytest.mark.parametrize("sender_fault, status", [(False, 503), (True, 500)], ids=["sqs side", "sender side"])
+def test_messages_sqs_will_not_take_roll_the_task_back(aws, handlers, template_id, ctx, sender_fault, status):
+    from types import SimpleNamespace
+
+    refused = {"Successful": [], "Failed": [{"Id": "0", "SenderFault": sender_fault, "Code": "InternalError"}]}
+    with aws_fault(sqs(), "before-call.sqs.SendMessageBatch", (SimpleNamespace(status_code=200, headers={}), refused)):
+        answer = post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}})
+    assert answer["statusCode"] == status and ("Retry-After" in answer["headers"]) is (status == 503)
+    _nothing_accepted(aws)
+
+
+def test_a_busy_idempotency_store_is_a_503_and_nothing_is_accepted(aws, handlers, template_id, ctx):
+    ev = http_event("post_task", body={"template": template_id, "params": {"id": "1"}})
+    ev["headers"]["idempotency-key"] = "order-7"
+    record = lambda params: "IDEMPOTENCY" in str(params)  # noqa: E731
+    with aws_fault(dynamodb(), "before-call.dynamodb.PutItem", aws_error("ThrottlingException"), record) as failed:
+        answer = handlers["post_task"](ev, ctx)
+    assert failed and answer["statusCode"] == 503 and answer["headers"]["Retry-After"] == "2"
+    _nothing_accepted(aws)
+    assert handlers["post_task"](ev, ctx)["statusCode"] == 202
+
+
+def test_a_status_read_while_dynamodb_is_throttled_is_a_503(aws, handlers, template_id, ctx):
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    with aws_fault(dynamodb(), "before-call.dynamodb.GetItem", aws_error("ThrottlingException")):
+        answer = get_status(handlers, ctx, task_id)
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"] == "2"
+    assert set(body_of(answer)) == {"message", "code", "errors"}
+    with aws_fault(dynamodb(), "before-call.dynamodb.GetItem", aws_error("AccessDeniedException")):
+        answer = get_status(handlers, ctx, task_id)
+    assert answer["statusCode"] == 500 and "Retry-After" not in answer["headers"]
+
+
+def test_a_throttled_claim_leaves_the_task_queued_for_the_next_delivery(aws, handlers, template_id, ctx):
+    """The worker's first write fails: nothing moved, so the next delivery runs the task at once (no lease to wait out)."""
+    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
+    [message] = queued_messages(aws)
+    with aws_fault(dynamodb(), "before-call.dynamodb.UpdateItem", aws_error("ProvisionedThroughputExceededException")):
+        answer = run_worker(aws, handlers, ctx)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert body_of(get_status(handlers, ctx, task_id))["statusMessage"] == "Queued"
+    sqs().change_message_visibility(QueueUrl=queue_url(), ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    assert run_worker(aws, handlers, ctx) == {"batchItemFailures": []}
+    assert body_of(get_status(handlers, ctx, task_id))["statusMessage"] == "Ready"

@@ -66,6 +66,18 @@ def test_the_domain_never_imports_a_wire_format(module):
     assert not wire, f"tasklane.domain.{module} imports {sorted(wire)}"
 
 
+def test_only_storage_imports_boto3_or_botocore():
+    """AWS failures are translated in one place (tasklane.storage.clients), so nothing else may call AWS."""
+    sources = [*(LAYER / "tasklane").rglob("*.py"), *(ROOT / "functions").glob("*/app.py")]
+    storage = LAYER / "tasklane" / "storage"
+    bad = {
+        str(path.relative_to(ROOT)): sorted(m for m in _imports(path) if m.split(".")[0] in ("boto3", "botocore"))
+        for path in sources
+        if storage not in path.parents
+    }
+    assert not {path: found for path, found in bad.items() if found}
+
+
 def test_the_guards_can_fail(tmp_path):
     probe = tmp_path / "app.py"
     probe.write_text("from tasklane.api.documents import models\nimport moto\n")

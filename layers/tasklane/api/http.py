@@ -1,5 +1,6 @@
 """One resolver shape for every route of every family: the caller and its scope check, JSON out,
-domain errors rendered by the family's error format, in this one place.
+domain errors rendered by the family's error format, in this one place. A 503 (ServiceUnavailable:
+a failure a retry can cure, nothing half-written) also says when to retry, as Retry-After in seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import BaseModel
 
-from tasklane.domain.errors import Forbidden, TasklaneError, Unauthorized
+from tasklane.domain.errors import Forbidden, ServiceUnavailable, TasklaneError, Unauthorized
 from tasklane.domain.tenants import TENANT_PATTERN
 
 logger = Logger(child=True)
@@ -65,6 +66,14 @@ class Resolver(APIGatewayHttpResolver):
         def _domain_error(error: TasklaneError) -> Response[str]:
             logger.info("request refused", extra={"status": error.status, "code": error.code, "reason": error.message})
             return json_response(*errors.render(error))
+
+        @self.exception_handler(ServiceUnavailable)
+        def _unavailable(error: ServiceUnavailable) -> Response[str]:
+            cause = repr(error.__cause__) if error.__cause__ is not None else None
+            logger.warning("request not served; retry", extra={"reason": error.message, "cause": cause})
+            response = json_response(*errors.render(error))
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
 
         @self.exception_handler(Exception)
         def _unexpected(error: Exception) -> Response[str]:

@@ -19,12 +19,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from pydantic import BaseModel
 
 from tasklane.config import TableSettings, load
-from tasklane.domain.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
+from tasklane.domain.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused, ServiceUnavailable
 from tasklane.storage.clients import aws_client
 
 HEADER = "idempotency-key"
@@ -84,3 +85,8 @@ def once(
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body") from error
     except IdempotencyAlreadyInProgressError as error:
         raise IdempotencyInProgress("A request with this Idempotency-Key is still being processed; retry shortly") from error
+    except IdempotencyPersistenceLayerError as error:
+        cause = error.__cause__
+        if isinstance(cause, ServiceUnavailable):  # the state table was busy: as retryable as any backend
+            raise cause from cause.__cause__  # the AWS error that made it
+        raise

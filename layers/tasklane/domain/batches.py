@@ -2,7 +2,8 @@
 
 Accepting is two-phase so that a client gets either 202 and every task runs, or an error and none does:
 the batch is written as Accepting, its messages are sent, then it flips to Accepted. Workers run tasks
-of Accepted batches only; a failure part-way flips it to Rejected and refunds the license units.
+of Accepted batches only; a failure part-way flips it to Rejected and refunds the license units,
+then answers 503 if a retry can succeed (a backend was busy) and 500 if not.
 """
 
 from __future__ import annotations
@@ -128,8 +129,11 @@ def submit(backends: Backends, tenant: str, submission: BatchSubmission) -> Acce
         else:
             logger.exception("batch not accepted, rolling back", extra={"batch_id": batch.batch_id})
             _release(backends, batch, reservation)
+            if not isinstance(error, ServiceUnavailable):
+                raise  # rolled back too, but a retry cannot cure it: a 500
             raise ServiceUnavailable(
-                "The batch was not accepted and none of its tasks will run; retry the request"
+                "The batch was not accepted and none of its tasks will run; retry the request",
+                retry_after=error.retry_after,
             ) from error
     return AcceptedBatch(batch_id=batch.batch_id, task_ids=batch.task_ids, units=reservation.units)
 

@@ -32,7 +32,8 @@ def new_task_id() -> str:
 
 
 def submit(backends: Backends, tenant: str, submission: TaskSubmission) -> AcceptedTask:
-    """Validate everything, then store the task as Queued and enqueue it, or leave nothing behind."""
+    """Validate everything, then store the task as Queued and enqueue it, or leave nothing behind
+    (ServiceUnavailable when a retry can succeed; anything else as it was raised)."""
     params = submission.params
     salesforce = integrations.connect(backends, submission.integration) if submission.integration else None
     size = encoded_size(params)
@@ -58,7 +59,11 @@ def submit(backends: Backends, tenant: str, submission: TaskSubmission) -> Accep
     except Exception as error:
         logger.exception("task not accepted, rolling back", extra={"task_id": task_id})
         _roll_back(backends, tenant, task_id if stored else None, reservation)
-        raise ServiceUnavailable("The task was not accepted and will not run; retry the request") from error
+        if not isinstance(error, ServiceUnavailable):
+            raise  # rolled back too, but a retry cannot cure it: a 500
+        raise ServiceUnavailable(
+            "The task was not accepted and will not run; retry the request", retry_after=error.retry_after
+        ) from error
     return AcceptedTask(task_id=task_id, units_used=reservation.used, quota=reservation.quota)
 
 

@@ -110,7 +110,13 @@ class IdempotencyKeyReused(TasklaneError):
 
 
 class ServiceUnavailable(TasklaneError):
-    """A backend failed part-way; the request was rolled back and may be retried."""
+    """503: a backend is busy or failed in a way a retry can cure, and nothing was half-written, so
+    the same request may succeed after `retry_after` seconds (answered as Retry-After). A failure a
+    retry cannot cure (refused access, a malformed call, a bug) is never this error: it is a 500."""
 
     status = 503
     code = "service_unavailable"
+
+    def __init__(self, message: str, problems: list[Problem] | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, problems)
+        self.retry_after = retry_after

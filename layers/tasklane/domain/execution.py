@@ -4,6 +4,13 @@ A message is a run unit: one single task, or one chunk of up to ten tasks of a b
 claimed with a conditional write (never started -> Running, with a lease) and finished with another
 that only lands while this run still owns it, so a redelivered message for a finished unit does
 nothing, and a unit whose run died is claimed again once its lease has run out.
+
+So each task is rendered to completion once and counted once, however often its message arrives:
+the counters move only with the finishing write. A run that takes over from one that died may find
+that run's side effects: its results are stored again under the same keys, and each Salesforce
+attachment is looked up by the marker naming its task and result before one is added, so a record
+gets one ContentVersion per result. Only a takeover looks (a Salesforce query per attachment),
+whatever the message's receive count says: no other run can have attached anything.
 """
 
 from __future__ import annotations
@@ -90,7 +97,7 @@ class Worker:
         deadline = time.monotonic() + (remaining_ms - SAFETY_MS) / 1000
         run_id = uuid.uuid4().hex
         store = self._backends.units(message)
-        claimed = store.claim(
+        claim = store.claim(
             message,
             run_id,
             iso(moment),
@@ -98,7 +105,7 @@ class Worker:
             lease_until=epoch(moment) + remaining_ms // 1000 + 1,
             expires_at=expires_at,
         )
-        if not claimed:
+        if claim is None:
             return []
         dap = self._daps.load(self._backends, message.tenant, message.templateId)
         data = self._data_source(message, dap, params_of, deadline)
@@ -108,9 +115,9 @@ class Worker:
             if left <= 0:
                 # The unit stays Running under its lease, which outlasts this invocation: a later delivery reruns it.
                 raise OutOfTime(f"unit {unit} not finished in this invocation")
-            # A redelivered unit may have attached results already: its attachments look first.
-            rerun = receive_count > 1
-            outcomes.append(self._run(message, dap, task_id, params_of.get(task_id, {}), left, data, rerun))
+            outcomes.append(
+                self._run(message, dap, task_id, params_of.get(task_id, {}), left, data, claim.taken_over)
+            )
         if not store.finish(message, outcomes, run_id, iso(self._backends.clock.now())):
             logger.warning("lease lost: another run finishes this unit", extra={"unit": unit})
             return []

@@ -47,8 +47,8 @@ def refused(error: DataSourceError, what: str) -> Exception:
     if isinstance(error, RecordNotFound):
         return BadRequest(f"{what}: {error}", [problem("template", str(error), "not_found")])
     message = str(error)
-    if "REQUEST_LIMIT_EXCEEDED" in message:
-        return ServiceUnavailable(f"{what}: {message}")
+    if "REQUEST_LIMIT_EXCEEDED" in message:  # retried with backoff already: a minute, not a second
+        return ServiceUnavailable(f"{what}: {message}", retry_after=60)
     field = "integration.sessionID" if "INVALID_SESSION_ID" in message else "integration"
     return BadRequest(f"{what}: {message}", [problem(field, message, "integration_refused")])
 

@@ -22,6 +22,14 @@ class UnitState(StrEnum):
     COMPLETED = "Completed"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A run's hold on a unit. `taken_over`: an earlier run claimed it and died (its lease ran out),
+    so some of that run's side effects (stored results, attachments) may exist already."""
+
+    taken_over: bool
+
+
 class BatchState(StrEnum):
     """A batch is runnable only once ACCEPTED: the commit point of POST /v1/batch."""
 

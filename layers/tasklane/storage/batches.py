@@ -19,10 +19,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tasklane.domain.records import STATUS_TTL_SECONDS, BatchRecord, BatchState, ChunkRow, RunUnit, TaskOutcome, UnitState
+from tasklane.domain.records import STATUS_TTL_SECONDS, BatchRecord, BatchState, ChunkRow, Claim, RunUnit, TaskOutcome, UnitState
 from tasklane.storage.units import (
     OWNED_BY_RUN,
     claim_request,
+    claimed,
     key,
     n,
     outcome_from_json,
@@ -135,13 +136,13 @@ class BatchStore:
 
     def claim(
         self, unit: RunUnit, run_id: str, started: str, now_epoch: int, lease_until: int, expires_at: int
-    ) -> bool:
+    ) -> Claim | None:
         """Never started -> Running for this run (the chunk's item is created by its first claim);
         also takes over a run whose lease ran out."""
         assert unit.batchId is not None and unit.chunk is not None
-        return updated(
-            self._ddb.update_item,
-            **claim_request(
+        return claimed(
+            self._ddb,
+            claim_request(
                 self._table,
                 chunk_key(unit.tenant, unit.batchId, unit.chunk),
                 "attribute_not_exists(#state)",

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from tasklane.domain.records import DocumentTaskRecord, LogLine, RunUnit, StoredResult, TaskOutcome, UnitState
-from tasklane.storage.units import OWNED_BY_RUN, claim_request, key, n, read, s, updated
+from tasklane.domain.records import Claim, DocumentTaskRecord, LogLine, RunUnit, StoredResult, TaskOutcome, UnitState
+from tasklane.storage.units import OWNED_BY_RUN, claim_request, claimed, key, n, read, s, updated
 
 
 def task_key(tenant: str, task_id: str) -> dict[str, Any]:
@@ -56,11 +56,11 @@ class DocumentTaskStore:
 
     def claim(
         self, unit: RunUnit, run_id: str, started: str, now_epoch: int, lease_until: int, expires_at: int
-    ) -> bool:
+    ) -> Claim | None:
         """Queued -> Running for this run; also takes over a run whose lease ran out."""
-        return updated(
-            self._ddb.update_item,
-            **claim_request(
+        return claimed(
+            self._ddb,
+            claim_request(
                 self._table,
                 task_key(unit.tenant, unit.taskIds[0]),
                 "#state = :queued",

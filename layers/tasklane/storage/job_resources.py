@@ -56,9 +56,12 @@ class JobResourceBucket:
         return str(form["url"]), {str(k): str(v) for k, v in form["fields"].items()}
 
     def delete_all(self, tenant: str, client_job_id: str) -> None:
-        prefix = f"jobs/{tenant}/{client_job_id}/"
-        paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+        request: dict[str, Any] = {"Bucket": self._bucket, "Prefix": f"jobs/{tenant}/{client_job_id}/"}
+        while True:
+            page = self._s3.list_objects_v2(**request)
             objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if objects:
                 self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True})
+            if not page.get("IsTruncated"):
+                return
+            request["ContinuationToken"] = page["NextContinuationToken"]

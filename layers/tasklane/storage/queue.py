@@ -1,4 +1,5 @@
-"""SQS: task messages go out ten to a SendMessageBatch call; failed entries are retried."""
+"""SQS: task messages go out ten to a SendMessageBatch call; failed entries are retried, and entries
+SQS still failed on its side after that are a ServiceUnavailable (a later retry may succeed)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tasklane.domain.records import UNIT_ATTRIBUTE, UnitMessage
+from tasklane.storage.clients import FAILED_RETRY_SECONDS, unavailable
 
 _SEND_ATTEMPTS = 4
 
@@ -45,7 +47,8 @@ class TaskQueue:
                     break
                 time.sleep(0.05 * 2**attempt)
             else:
-                raise QueueSendError(f"{len(pending)} message(s) not sent after {_SEND_ATTEMPTS} attempts")
+                not_sent = QueueSendError(f"{len(pending)} message(s) not sent after {_SEND_ATTEMPTS} attempts")
+                raise unavailable(FAILED_RETRY_SECONDS) from not_sent
 
     def retry_soon(self, receipt_handle: str, seconds: int) -> None:
         self._sqs.change_message_visibility(

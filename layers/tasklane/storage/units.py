@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from tasklane.domain.records import LogLine, RunUnit, StoredResult, TaskOutcome, UnitState
+from tasklane.domain.records import Claim, LogLine, RunUnit, StoredResult, TaskOutcome, UnitState
 
 
 def s(value: str) -> dict[str, str]:
@@ -45,6 +45,19 @@ def updated(update: Callable[..., Any], **request: Any) -> bool:
             return False
         raise
     return True
+
+
+def claimed(client: Any, request: dict[str, Any]) -> Claim | None:
+    """Run a claim (`claim_request`): None if its condition did not hold (the unit is finished, or a
+    live run holds it); else the claim, which knows from the state it replaced whether it took over."""
+    try:
+        answer = client.update_item(**request, ReturnValues="ALL_OLD")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    replaced = answer.get("Attributes", {}).get("state", {}).get("S")
+    return Claim(taken_over=replaced == UnitState.RUNNING)
 
 
 def expired(item: dict[str, Any], now_epoch: int) -> bool:
@@ -120,7 +133,7 @@ class UnitStore(Protocol):
 
     def claim(
         self, unit: RunUnit, run_id: str, started: str, now_epoch: int, lease_until: int, expires_at: int
-    ) -> bool: ...
+    ) -> Claim | None: ...
 
     def finish(self, unit: RunUnit, outcomes: Sequence[TaskOutcome], run_id: str, finished: str) -> bool: ...
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from tasklane.domain import templates
 from tasklane_local import devkeys, openapi
 from tasklane_local.aws import LocalAws
 from tasklane_local.docs_site import DocsSite
@@ -186,6 +187,7 @@ class LocalStack:
         """Empty every table, bucket and queue (names and URLs stay the same)."""
         assert self.aws is not None, "start the stack first"
         self.aws.reset()
+        templates.ACCEPTING.clear()  # parsed DAPs of the buckets just emptied
 
     def close(self) -> None:
         self._exit.close()

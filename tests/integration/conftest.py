@@ -27,6 +27,7 @@ PARAMETERS = {
 
 
 def _clear_caches() -> None:
+    templates.ACCEPTING.clear()
     idempotency._once.cache_clear()
     config.clear()
     get_backends.cache_clear()

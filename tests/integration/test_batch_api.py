@@ -70,9 +70,12 @@ def test_post_answers_202_with_ids_in_order_and_license_usage(aws, handlers, tem
     assert status["progress"] == {"total": 23, "queued": 23, "running": 0, "completed": 0, "failed": 0}
 
 
-def test_batch_runs_to_completed_with_some_failures(aws, handlers, template_id, ctx):
-    tasks = [{"params": {"id": "a"}}, {"params": {}}, {"params": {"id": "c"}}]
-    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": tasks}))
+def test_batch_runs_to_completed_with_some_failures(aws, handlers, ctx):
+    from tasklane.domain import templates
+
+    failing_b = templates.upload(aws, "acme", simple_dap("{% if param.id == 'b' %}{{ nothing.here }}{% endif %}Hello")).id
+    tasks = [{"params": {"id": "a"}}, {"params": {"id": "b"}}, {"params": {"id": "c"}}]
+    body = body_of(post(handlers, ctx, {"template": failing_b, "tasks": tasks}))
     drain(aws, handlers, ctx)
     status = body_of(batch_status(handlers, ctx, body["id"]))
     assert status["completed"] is True and status["errors"] is True
@@ -84,6 +87,32 @@ def test_batch_runs_to_completed_with_some_failures(aws, handlers, template_id, 
     assert good["statusMessage"] == "Ready" and good["resultList"][0]["id"] == "Hello"
     bad = body_of(task_status(handlers, ctx, body["id"], body["tasks"][1]))
     assert bad["errors"] is True and bad["logs"][0]["level"] == "SEVERE"
+
+
+def test_every_tasks_declared_params_are_checked_before_anything_is_stored(aws, handlers, template_id, ctx):
+    s3_before = s3().list_objects_v2(Bucket=bucket()).get("KeyCount", 0)
+    tasks = [{"params": {"id": "a"}}, {"params": {}}, {"params": {"id": ["c"]}}, {"params": {"id": None}}]
+
+    refused = post(handlers, ctx, {"template": template_id, "tasks": tasks})
+
+    assert refused["statusCode"] == 400
+    assert [(e["loc"], e["message"]) for e in body_of(refused)["errors"]] == [
+        ("tasks[1].params.id", "Missing required param 'id'"),
+        ("tasks[2].params.id", "Param 'id' must be a string, got array"),
+        ("tasks[3].params.id", "Missing required param 'id'"),
+    ]
+    assert queued_messages(aws) == []
+    assert s3().list_objects_v2(Bucket=bucket()).get("KeyCount", 0) == s3_before
+    assert body_of(handlers["get_license"](http_event("get_license"), ctx))["used"] == 0
+
+
+def test_a_param_a_task_takes_from_a_part_counts_as_given(aws, handlers, ctx):
+    data = {"tasks": [{"params": {}, "partParams": [{"partName": "who", "paramName": "id"}]}]}
+    body, content_type = multipart([json_part("data", data), json_part("param.who", "7"), dap_part(simple_dap())])
+
+    answer = handlers["post_batch"](http_event("post_batch", body=body, content_type=content_type), ctx)
+
+    assert answer["statusCode"] == 202, body_of(answer)
 
 
 def test_queued_batch_task_has_task_status_shape(aws, handlers, template_id, ctx):

@@ -128,16 +128,28 @@ def test_example_dap_renders_params(aws, handlers, ctx):
     assert "Acme" in html and "12.5" in html and "abc" in html
 
 
-def test_missing_required_param_fails_task_with_severe_log(aws, handlers, template_id, ctx):
-    task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {}}))["taskID"]
-    run_worker(aws, handlers, ctx)
-    status = body_of(get_status(handlers, ctx, task_id))
-    assert status["completed"] is True and status["errors"] is True
-    assert "id" in status["statusMessage"]
-    assert status["statusDescription"].startswith("The task failed")
-    assert status["logs"] and all(e["level"] == "SEVERE" for e in status["logs"])
-    assert status["log"] == status["logs"]
-    assert status["resultList"] == []
+def test_declared_params_are_checked_before_anything_is_stored_or_charged(aws, handlers, template_id, ctx):
+    items_before = dynamodb().scan(TableName=table())["Count"]
+
+    missing = post_json(handlers, ctx, {"template": template_id, "params": {}})
+    mistyped = post_json(handlers, ctx, {"template": template_id, "params": {"id": 7}})
+
+    assert missing["statusCode"] == 400 and mistyped["statusCode"] == 400
+    assert body_of(missing)["errors"] == [
+        {"loc": "params.id", "message": "Missing required param 'id'", "type": "param"}
+    ]
+    assert body_of(mistyped)["errors"] == [
+        {"loc": "params.id", "message": "Param 'id' must be a string, got integer", "type": "param"}
+    ]
+    assert queued_messages(aws) == []
+    assert dynamodb().scan(TableName=table())["Count"] == items_before  # no task, no license unit
+
+
+def test_a_declared_param_given_as_a_multipart_part_counts(aws, handlers, ctx):
+    body, content_type = multipart([json_part("data", {"params": {}}), json_part("param.id", "7"), dap_part(simple_dap())])
+    event = http_event("post_task", body=body, content_type=content_type)
+
+    assert handlers["post_task"](event, ctx)["statusCode"] == 202
 
 
 def test_render_error_fails_task(aws, handlers, ctx):

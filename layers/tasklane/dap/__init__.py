@@ -4,7 +4,16 @@ Pure Python: no AWS and no other tasklane imports, so it can be used anywhere. W
 outside (a DOCX -> PDF converter, a CRM to read records from) comes in through `dap.ports`.
 """
 
-from .engine import Engine, LogEntry, RunContext, RunResult, StoredDocument, guess_content_type, safe_filename
+from .engine import (
+    Engine,
+    LogEntry,
+    RunContext,
+    RunResult,
+    StoredDocument,
+    guess_content_type,
+    param_problems,
+    safe_filename,
+)
 from .manifest import (
     STEP_KINDS,
     ComposeStep,
@@ -36,6 +45,7 @@ __all__ = [
     "Manifest",
     "ParamSpec",
     "ParamType",
+    "param_problems",
     "RecordNotFound",
     "RunContext",
     "RunResult",

@@ -279,20 +279,30 @@ def _resolve_params(declared: Mapping[str, ParamSpec], params: Mapping[str, Any]
     """
     if not isinstance(params, Mapping):
         raise RunFailure(f"Params must be an object, got {_json_name(params)}")
+    problems = param_problems(declared, params)
+    if problems:
+        raise RunFailure(*(message for _, message in problems))
     resolved = dict(params)
-    problems: list[str] = []
     for name, spec in declared.items():
-        value = resolved.get(name)
+        if resolved.get(name) is None and spec.has_default:
+            resolved[name] = copy.deepcopy(spec.default)
+    return resolved
+
+
+def param_problems(declared: Mapping[str, ParamSpec], params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, what is wrong) for each declared param `params` misses or gives the wrong type; the
+    accepting functions ask this before anything is stored, the engine again when the task runs."""
+    problems: list[tuple[str, str]] = []
+    for name, spec in declared.items():
+        value = params.get(name)
         if value is None and spec.has_default:
-            resolved[name] = value = copy.deepcopy(spec.default)
+            continue
         if value is None:
             if spec.required:
-                problems.append(f"Missing required param '{name}'")
+                problems.append((name, f"Missing required param '{name}'"))
         elif not param_type_matches(spec.type, value):
-            problems.append(f"Param '{name}' must be {_TYPE_NAMES[spec.type]}, got {_json_name(value)}")
-    if problems:
-        raise RunFailure(*problems)
-    return resolved
+            problems.append((name, f"Param '{name}' must be {_TYPE_NAMES[spec.type]}, got {_json_name(value)}"))
+    return problems
 
 
 def _json_name(value: Any) -> str:

@@ -100,6 +100,7 @@ def submit(backends: Backends, tenant: str, submission: BatchSubmission) -> Acce
     salesforce = integrations.connect(backends, submission.integration) if submission.integration else None
     params = merge_part_params(submission.tasks, submission.parts)
     template = templates.choose(backends, tenant, submission.template, salesforce)
+    templates.check_params(template, params, "tasks[{}]")
 
     moment = backends.clock.now()
     reservation = licensing.reserve(backends, tenant, len(params), moment)

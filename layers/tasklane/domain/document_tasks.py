@@ -43,6 +43,7 @@ def submit(backends: Backends, tenant: str, submission: TaskSubmission) -> Accep
             [problem("params", f"{size} bytes with the param.<name> parts merged, more than {MAX_PARAMS_BYTES}", "too_large")],
         )
     template = templates.choose(backends, tenant, submission.template, salesforce)
+    templates.check_params(template, [params])
 
     moment = backends.clock.now()
     reservation = licensing.reserve(backends, tenant, 1, moment)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
 from tasklane.dap import Dap, DapError, DataSourceError, load_dap
-from tasklane.domain.errors import BadRequest, NotFound, PayloadTooLarge, problem
+from tasklane.dap import param_problems as dap_param_problems
+from tasklane.domain.errors import BadRequest, NotFound, PayloadTooLarge, Problem, problem
 from tasklane.domain.submissions import TemplateSource
 from tasklane.domain.views import TemplateView
 from tasklane.storage import Backends
@@ -52,9 +54,11 @@ def describe(backends: Backends, tenant: str, template_id: str) -> TemplateView:
 
 @dataclass(frozen=True)
 class TemplateChoice:
-    """The template a task runs: one already cached, or one embedded in the request, stored on commit."""
+    """The template a task runs: one already cached, or one embedded in the request, stored on commit.
+    `dap` is the package read, so that its declared params are checked before anything is accepted."""
 
     id: str
+    dap: Dap
     embedded: tuple[Dap, bytes] | None = None
     # Another name to store it under, once stored (a Salesforce ContentVersion id).
     alias: str | None = None
@@ -74,14 +78,38 @@ def choose(backends: Backends, tenant: str, source: TemplateSource, salesforce: 
         return from_salesforce(backends, tenant, salesforce, source.reference or "")
     if source.embedded is not None:
         dap = check(source.embedded)
-        return TemplateChoice(id=template_id(dap), embedded=(dap, source.embedded))
+        return TemplateChoice(id=template_id(dap), dap=dap, embedded=(dap, source.embedded))
     reference = source.reference or ""
-    if not _TEMPLATE_ID.fullmatch(reference) or backends.documents.head_template(tenant, reference) is None:
+    stored = _stored(backends, tenant, reference) if _TEMPLATE_ID.fullmatch(reference) else None
+    if stored is None:
         raise BadRequest(
             f"Unknown template {reference!r}",
             [problem("template", "no template with this id: upload it with POST /v1/templates", "not_found")],
         )
-    return TemplateChoice(id=reference)
+    return TemplateChoice(id=reference, dap=stored)
+
+
+def param_problems(template: TemplateChoice, params: Sequence[Mapping[str, Any]], where: str) -> list[Problem]:
+    """Each task's params against the params its DAP declares, located `<where>.params.<name>`
+    (`where` formats the task's index: "tasks[{}]", or "" for a single task)."""
+    found = []
+    declared = template.dap.manifest.params
+    for index, task_params in enumerate(params):
+        prefix = f"{where.format(index)}." if where else ""
+        for name, message in dap_param_problems(declared, task_params):
+            found.append(problem(f"{prefix}params.{name}", message, "param"))
+    return found
+
+
+def check_params(template: TemplateChoice, params: Sequence[Mapping[str, Any]], where: str = "") -> None:
+    """BadRequest listing every param problem, before anything is stored or charged."""
+    found = param_problems(template, params, where)
+    if found:
+        raise BadRequest(f"The params do not match what template {template.id} declares", found)
+
+
+def _stored(backends: Backends, tenant: str, template_id_: str) -> Dap | None:
+    return ACCEPTING.load(backends, tenant, template_id_)
 
 
 def from_salesforce(backends: Backends, tenant: str, salesforce: Any, document_id: str) -> TemplateChoice:
@@ -94,15 +122,16 @@ def from_salesforce(backends: Backends, tenant: str, salesforce: Any, document_i
         version_id, size = salesforce.latest_version(document_id)
         alias = f"salesforce-{version_id}"
         cached = backends.documents.template_of_alias(tenant, alias)
-        if cached is not None:
-            return TemplateChoice(id=cached)
+        stored = _stored(backends, tenant, cached) if cached is not None else None
+        if cached is not None and stored is not None:
+            return TemplateChoice(id=cached, dap=stored)
         if size > MAX_DAP_BYTES:
             raise PayloadTooLarge(f"{what}: ContentVersion {version_id} is {size} bytes; a DAP is at most {MAX_DAP_BYTES}")
         data = salesforce.version_data(version_id)
     except DataSourceError as error:
         raise refused(error, what) from None
     dap = check(data)
-    return TemplateChoice(id=template_id(dap), embedded=(dap, data), alias=alias)
+    return TemplateChoice(id=template_id(dap), dap=dap, embedded=(dap, data), alias=alias)
 
 
 class DapCache:
@@ -124,6 +153,12 @@ class DapCache:
     @property
     def cached_bytes(self) -> int:
         return self._bytes
+
+    def clear(self) -> None:
+        """Forget every entry (the local stack's reset, which empties the buckets they came from)."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
 
     def cached_keys(self) -> list[tuple[str, str]]:
         """(tenant, template id) of every entry, least recently used first."""
@@ -149,3 +184,8 @@ class DapCache:
                     _, (_, evicted) = self._entries.popitem(last=False)
                     self._bytes -= evicted
         return dap
+
+
+# The accepting functions' parsed DAPs: one GetObject per template per container, then none (an id
+# is a content hash, so an entry never goes stale), where a HeadObject per request used to be.
+ACCEPTING = DapCache(size=16, max_bytes=16 * 1024 * 1024)

@@ -87,7 +87,7 @@ def test_missing_scope_is_403(stack, token, template_id):
 
 def test_tenants_do_not_see_each_other(stack, token, template_id):
     task_id = requests.post(
-        f"{stack.url}/v1/task", json={"template": template_id, "params": {"id": "1"}}, headers=auth(token())
+        f"{stack.url}/v1/task", json={"template": template_id, "params": {"id": "1", "name": "Acme"}}, headers=auth(token())
     ).json()["taskID"]
     assert requests.get(f"{stack.url}/v1/task/{task_id}", headers=auth(token("globex"))).status_code == 404
     assert requests.get(f"{stack.url}/v1/templates/{template_id}", headers=auth(token("globex"))).status_code == 404
@@ -113,7 +113,7 @@ def test_license_quota_refuses_over_http(stack, token, template_id):
 
     licensing.set_quota(get_backends(), "small", 2)
     headers = auth(token("small"))
-    tasks = {"template": template_id, "tasks": [{"params": {"id": "1"}}] * 3}
+    tasks = {"template": template_id, "tasks": [{"params": {"id": "1", "name": "Acme"}}] * 3}
     # The template belongs to acme: small uploads its own first.
     upload = requests.post(f"{stack.url}/v1/templates", data=example_dap(), headers={**headers, "Content-Type": "application/zip"})
     tasks["template"] = upload.json()["id"]

@@ -15,12 +15,15 @@ BROWSER_PACKAGES := chromium chromium-driver
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt layers/requirements.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "tasklane needs Python 3.11 (Lambda python3.11)"'
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -qq --upgrade pip
-	$(VENV)/bin/pip install -qq -r requirements-dev.txt
-	$(VENV)/bin/pip install -qq --no-deps -e .
-	touch $@
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "tasklane needs Python 3.11 (what Lambda runs: python3.11); $(PYTHON) is " + sys.version.split()[0] + ". Install 3.11 (pyenv install 3.11, or your distribution'"'"'s python3.11) and run: make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)")' \
+	  || exit 1
+	@echo "Installing tasklane's pinned Python packages into $(VENV) (a minute or two on a fresh machine)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --upgrade pip
+	@$(VENV)/bin/pip install -q --progress-bar off -r requirements-dev.txt
+	@$(VENV)/bin/pip install -q --no-deps -e .
+	@echo "Installed: $$($(VENV)/bin/pip list --format=freeze | wc -l) packages in $(VENV)"
+	@touch $@
 
 # LibreOffice converts DOCX to PDF (the converter function); Debian's packages, as in its image.
 system:
@@ -43,10 +46,11 @@ browser:
 tools: $(TOOLS)/.installed
 
 $(TOOLS)/.installed: requirements-tools.txt
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install -qq --upgrade pip
-	$(TOOLS)/bin/pip install -qq -r requirements-tools.txt
-	touch $@
+	@echo "Installing the SAM CLI into $(TOOLS)..."
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install -q --upgrade pip
+	@$(TOOLS)/bin/pip install -q --progress-bar off -r requirements-tools.txt
+	@touch $@
 
 # PARAMS: template parameter overrides, as sam local takes them: make run PARAMS="SalesforceHosts=127.0.0.1"
 run: install system

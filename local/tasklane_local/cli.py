@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import signal
 import sys
@@ -114,13 +115,22 @@ def run_local(args: argparse.Namespace) -> int:
                 start_worker=not args.no_worker,
                 parameter_overrides=overrides,
             ).start()
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                print(f"tasklane local: {error}", file=sys.stderr)  # a template file it cannot read
+                return 1
+            print(
+                f"tasklane local: port {args.port} on {args.host} is already in use. Stop what holds it "
+                f"(ss -ltnp 'sport = :{args.port}' names it), or take another: make run PORT={args.port + 1}",
+                file=sys.stderr,
+            )
+            return 1
         except (
-            OSError,
             TemplateError,
             UnresolvableReference,
             HandlerNotFound,
         ) as error:
-            # A busy port or a template the local stack cannot run: no traceback needed.
+            # A template the local stack cannot run: no traceback needed.
             print(f"tasklane local: {error}", file=sys.stderr)
             return 1
         with stack:

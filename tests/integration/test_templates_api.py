@@ -28,6 +28,12 @@ def test_upload_raw_zip_answers_201_and_same_bytes_same_id(post, ctx):
     assert body_of(second)["id"] == info["id"]
 
 
+def test_an_invalid_dap_is_named_by_its_first_problem_not_twice_as_invalid(post, ctx):
+    answer = post(http_event("post_template", body=b"not a zip", content_type="application/zip"), ctx)
+
+    assert body_of(answer)["message"] == "Invalid DAP: package is not a valid zip archive"
+
+
 def test_upload_as_multipart_file_part(post, ctx):
     body, ctype = multipart([("template", "x.dap", "application/octet-stream", simple_dap())])
     answer = post(http_event("post_template", body=body, content_type=ctype), ctx)

@@ -152,6 +152,23 @@ def test_local_reports_a_template_it_cannot_run(tmp_path: Path, monkeypatch, cap
     assert not (tmp_path / ".tasklane" / "local.json").exists()
 
 
+def test_local_names_a_busy_port_and_how_to_take_another(tmp_path: Path, monkeypatch, capsys):
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    template = HERE.parents[1] / "template.yaml"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+
+        assert cli.main(["local", "--port", str(port), "--no-worker", "--template", str(template)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is already in use" in err and f"make run PORT={port + 1}" in err
+    assert "Errno" not in err
+
+
 @pytest.mark.parametrize("argv", [["--tenant", "bad tenant", "--monthly", "5"], ["--tenant", "acme", "--monthly", "-1"]])
 def test_quota_set_refuses_bad_input(argv, capsys):
     assert cli.main(["quota", "set", *argv]) == 2

@@ -27,7 +27,15 @@ def check(data: bytes) -> Dap:
     try:
         return load_dap(data)
     except DapError as error:
-        raise BadRequest(f"Invalid DAP: {error.message}", [problem("template", e) for e in error.errors]) from error
+        raise BadRequest(_invalid(error), [problem("template", e) for e in error.errors]) from error
+
+
+def _invalid(error: DapError) -> str:
+    """"Invalid DAP: <the first problem>", and how many more the list holds."""
+    if not error.errors:
+        return f"Invalid DAP: {error.message}"
+    more = len(error.errors) - 1
+    return f"Invalid DAP: {error.errors[0]}" + (f" (and {more} more)" if more else "")
 
 
 def template_id(dap: Dap) -> str:

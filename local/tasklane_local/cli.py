@@ -21,7 +21,7 @@ from tasklane_local.environ import EnvironmentPatch
 from tasklane_local import openapi
 from tasklane_local.lambda_runtime import HandlerNotFound
 from tasklane_local.references import UnresolvableReference
-from tasklane_local.stack import LocalStack, default_state_dir, read_state
+from tasklane_local.stack import LocalStack, checkout_root, default_state_dir, read_state
 from tasklane_local.template import TemplateError
 
 
@@ -149,7 +149,16 @@ def run_local(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    print(devkeys.issue_token(args.tenant, args.scopes, default_state_dir(), ttl_seconds=args.ttl, folders=args.folders, team=args.team))
+    if checkout_root() is None:
+        # New keys here would sign tokens the running stack refuses ("Unable to find a signing key").
+        print(
+            f"tasklane token: {Path.cwd()} is not inside a tasklane checkout (no template.yaml or .tasklane "
+            "here or above). Run it in the repository where `make run` runs: its .tasklane holds the stack's keys.",
+            file=sys.stderr,
+        )
+        return 2
+    state = default_state_dir()
+    print(devkeys.issue_token(args.tenant, args.scopes, state, ttl_seconds=args.ttl, folders=args.folders, team=args.team))
     return 0
 
 

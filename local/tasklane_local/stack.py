@@ -28,8 +28,20 @@ logger = logging.getLogger("tasklane.local.stack")
 STATE_FILE = "local.json"
 
 
+def checkout_root(start: Path | None = None) -> Path | None:
+    """The tasklane checkout holding `start` (the working directory): the nearest folder, going up,
+    that has a .tasklane state folder or a template.yaml. None outside any checkout."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".tasklane").is_dir() or (folder / "template.yaml").is_file():
+            return folder
+    return None
+
+
 def default_state_dir() -> Path:
-    return Path.cwd() / ".tasklane"
+    """The checkout's .tasklane, from anywhere inside it (so a command run in a subfolder uses the
+    stack's keys rather than making new ones); the working directory's outside any checkout."""
+    return (checkout_root() or Path.cwd()) / ".tasklane"
 
 
 def read_state(state_dir: str | Path | None = None) -> dict[str, Any] | None:

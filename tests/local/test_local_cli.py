@@ -20,6 +20,7 @@ PYTHONPATH = os.pathsep.join(str(HERE.parents[1] / d) for d in ("layers", "local
 
 
 def test_token_prints_a_dev_jwt(tmp_path: Path, monkeypatch, capsys):
+    (tmp_path / "template.yaml").write_text("{}")
     monkeypatch.chdir(tmp_path)
 
     assert cli.main(["token", "--tenant", "acme", "--scope", "a", "--scope", "b", "--ttl", "60"]) == 0
@@ -32,6 +33,29 @@ def test_token_prints_a_dev_jwt(tmp_path: Path, monkeypatch, capsys):
         server.stop()
     claims = jwt.decode(token, key, algorithms=["RS256"], audience="tasklane", issuer="tasklane-local")
     assert (claims["tenant"], claims["scope"], claims["exp"] - claims["iat"]) == ("acme", "a b", 60)
+
+
+def test_token_in_a_subfolder_signs_with_the_checkouts_keys(tmp_path: Path, monkeypatch, capsys):
+    (tmp_path / "template.yaml").write_text("{}")
+    keys = devkeys.ensure_dev_keys(tmp_path / ".tasklane")
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path / "docs")
+
+    assert cli.main(["token", "--tenant", "acme", "--scope", "a"]) == 0
+
+    assert jwt.get_unverified_header(capsys.readouterr().out.strip())["kid"] == keys.kid
+    assert not (tmp_path / "docs" / ".tasklane").exists()
+
+
+def test_token_outside_a_checkout_refuses_rather_than_make_keys_the_stack_does_not_know(
+    tmp_path: Path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+
+    assert cli.main(["token", "--tenant", "acme", "--scope", "a"]) == 2
+
+    assert "not inside a tasklane checkout" in capsys.readouterr().err
+    assert not (tmp_path / ".tasklane").exists()
 
 
 def test_apikey_needs_a_running_stack(tmp_path: Path, monkeypatch, capsys):

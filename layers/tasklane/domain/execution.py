@@ -18,6 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from tasklane import observability
 from tasklane.dap import Dap, DataSource, DataSourceError, Engine, RunContext
 from tasklane.domain.integrations import SealedIntegration, seal_context
 from tasklane.domain.templates import DapCache
@@ -110,7 +111,8 @@ class Worker:
                 raise OutOfTime(f"unit {unit} not finished in this invocation")
             # A redelivered unit may have attached results already: its attachments look first.
             rerun = receive_count > 1
-            outcomes.append(self._run(message, dap, task_id, params_of.get(task_id, {}), left, data, rerun))
+            with observability.keys(task_id=task_id):
+                outcomes.append(self._run(message, dap, task_id, params_of.get(task_id, {}), left, data, rerun))
         if not store.finish(message, outcomes, run_id, iso(self._backends.clock.now())):
             logger.warning("lease lost: another run finishes this unit", extra={"unit": unit})
             return []

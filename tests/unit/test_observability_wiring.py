@@ -1,5 +1,5 @@
 """Every function logs through the one redacting Logger, starts each invocation with no keys left
-from the last, names API Gateway's request id, and takes its metrics from the one helper.
+from the last, names API Gateway's request id, and only the worker pays for a Tracer.
 
 Read from the source, like the layering guards: a function added without these fails here."""
 
@@ -43,6 +43,12 @@ def test_each_function_logs_through_the_redacting_logger_and_clears_its_keys(app
         assert path is None
     else:
         assert isinstance(path, ast.Attribute) and path.attr == "API_GATEWAY_HTTP", app.parent.name
+
+
+@pytest.mark.parametrize("app", APPS, ids=lambda p: p.parent.name)
+def test_only_the_worker_has_a_tracer(app):
+    traced = "Tracer(" in app.read_text(encoding="utf-8")
+    assert traced == (app.parent.name == "worker")
 
 
 def test_metrics_come_from_the_one_helper():

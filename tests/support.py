@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import importlib.util
@@ -11,6 +12,7 @@ import json
 import sys
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -275,6 +277,65 @@ class FixedClock:
 # The AWS the adapters use, through the same public seams they are built from: the process's cached
 # clients and the function settings. Tests read and fault-inject AWS through these, never through an
 # adapter's private attributes.
+class CapturedLogs:
+    """What the functions' Logger printed, one JSON object a line, as Lambda hands stdout to CloudWatch."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._buffer = buffer
+
+    @property
+    def text(self) -> str:
+        return self._buffer.getvalue()
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.strip()]
+
+    def named(self, message: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line.get("message") == message]
+
+    def clear(self) -> None:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+
+
+@contextlib.contextmanager
+def captured_logs(level: str = "DEBUG") -> Iterator[CapturedLogs]:
+    """Every line the functions' Logger prints inside the block, at `level` and below.
+
+    The one Powertools handler writes to another stream for the block (public logging API), through
+    the formatter Lambda uses; every tasklane logger (the layer's child loggers too) logs at `level`."""
+    import logging
+
+    from tasklane import observability
+
+    log = observability.logger()
+    handler = log.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous_stream = handler.setStream(buffer)
+    known = {**logging.root.manager.loggerDict, "tasklane": logging.getLogger("tasklane")}
+    loggers = [each for name, each in known.items() if name.split(".")[0] == "tasklane" and isinstance(each, logging.Logger)]
+    levels = [(each, each.level) for each in loggers]
+    for each in loggers:
+        each.setLevel(level)
+    try:
+        yield CapturedLogs(buffer)
+    finally:
+        if previous_stream is not None:
+            handler.setStream(previous_stream)
+        for each, previous in levels:
+            each.setLevel(previous)
+
+
+def emf_blobs(printed: str) -> list[dict[str, Any]]:
+    """The CloudWatch EMF objects among printed lines (Powertools' metrics print one a flush)."""
+    found = []
+    for line in printed.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            found.append(json.loads(line))
+    return found
+
+
 def sqs() -> Any:
     from tasklane.storage.clients import aws_client
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tasklane import observability
 from tasklane.api.jobs import errors, presenters, requests
 from tasklane.api.jobs.models import AbortJobRequest
 from tasklane.api.http import Resolver, json_response
@@ -22,7 +22,8 @@ class Config(TableSettings):
 
 
 config = load(Config)
-logger = Logger()
+logger = observability.logger()
+metrics = observability.FamilyMetrics(observability.JOBS)
 app = Resolver(errors, required_scope=None)
 
 
@@ -30,9 +31,12 @@ app = Resolver(errors, required_scope=None)
 def abort_job(clientJobId: str) -> Response[str]:
     access = requests.job_access(app.caller())
     reason = requests.body(AbortJobRequest, app.raw_body(), app.content_type()).abandonReason if app.raw_body() else None
-    return json_response(200, presenters.job(jobs.abort(get_backends(), access, clientJobId, reason)))
+    job = jobs.abort(get_backends(), access, clientJobId, reason)
+    metrics.ran(job.ending)
+    return json_response(200, presenters.job(job))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tasklane import observability
 from tasklane.api.jobs import errors, presenters, requests
 from tasklane.api.http import Resolver, json_response
 from tasklane.config import TableSettings, load
@@ -21,7 +21,7 @@ class Config(TableSettings):
 
 
 config = load(Config)
-logger = Logger()
+logger = observability.logger()
 app = Resolver(errors, required_scope=None)
 
 
@@ -31,6 +31,6 @@ def assign_job(clientJobId: str, userId: str) -> Response[str]:
     return json_response(200, presenters.job(jobs.assign(get_backends(), access, clientJobId, userId)))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

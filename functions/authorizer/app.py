@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tasklane import observability
 from tasklane.api.documents import credentials
 from tasklane.config import TableSettings, TokenSettings, load
 from tasklane.domain import auth
@@ -22,11 +23,11 @@ class Config(TableSettings, TokenSettings):
 
 
 config = load(Config)
-logger = Logger()
+logger = observability.logger()
 verifier = auth.TokenVerifier(config)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     decision = auth.authorize(credentials.from_headers(headers), verifier, get_backends().apikeys)

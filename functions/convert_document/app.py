@@ -10,10 +10,10 @@ import base64
 import binascii
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, ValidationError
 
+from tasklane import observability
 from tasklane.config import BaseSettings, load
 from tasklane.conversion.libreoffice import LibreOffice
 from tasklane.dap.ports import ConversionFailed, ConversionTimeout
@@ -23,7 +23,7 @@ class Config(BaseSettings):
 
 
 config = load(Config)
-logger = Logger()
+logger = observability.logger()
 # Started on the first conversion, then kept for the life of the execution environment.
 libreoffice = LibreOffice()
 SAFETY_SECONDS = 2.0
@@ -34,7 +34,7 @@ class Conversion(BaseModel):
     deadline_seconds: float = Field(alias="deadlineSeconds", gt=0, le=900)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     try:
         request = Conversion.model_validate(event)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tasklane import observability
 from tasklane.api import idempotency
 from tasklane.api.generic_tasks import errors, presenters, requests
 from tasklane.api.generic_tasks.models import GenericTaskBody
@@ -24,8 +23,8 @@ class Config(TableSettings):
 
 
 config = load(Config)
-logger = Logger()
-metrics = Metrics()
+logger = observability.logger()
+metrics = observability.FamilyMetrics(observability.GENERIC_TASKS)
 app = Resolver(errors, required_scope=None)
 
 
@@ -39,14 +38,14 @@ def create_task() -> Response[str]:
         "create_generic_task",
         access.tenant,
         requests.creation_fingerprint(fingerprint, ref, access),
-        lambda: presenters.created(generic_tasks.create(get_backends(), access, ref, new)),
+        metrics.accepting(lambda: presenters.created(generic_tasks.create(get_backends(), access, ref, new))),
         GenericTaskBody,
     )
-    metrics.add_metric(name="GenericTasksCreated", unit=MetricUnit.Count, value=1)
+    observability.append_keys(generic_task_id=created.id, folder_id=created.organizationUnitId)
     return json_response(201, created)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from tasklane import observability
 from tasklane.config import TableSettings, load
 from tasklane.domain.execution import Worker
 from tasklane.domain.records import UnitMessage, RunUnit
@@ -24,8 +23,8 @@ class Config(TableSettings):
 
 
 config = load(Config)
-logger = Logger()
-metrics = Metrics()
+logger = observability.logger()
+metrics = observability.FamilyMetrics(observability.DOCUMENTS)
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
@@ -39,12 +38,13 @@ def record_handler(record: SQSRecord) -> None:
             # Names no unit: nothing to record, and retrying cannot help.
             logger.error("dropping a dead letter that names no task", extra={"message_id": record.message_id})
             return
-    given_up = Worker(get_backends()).give_up(unit)
-    logger.warning("tasks failed after every attempt", extra={"tenant": unit.tenant, "tasks": len(given_up)})
-    metrics.add_metric(name="TasksGivenUp", unit=MetricUnit.Count, value=len(given_up))
+    with observability.keys(message_id=record.message_id, **observability.unit_keys(unit)):
+        given_up = Worker(get_backends()).give_up(unit)
+        logger.warning("tasks failed after every attempt", extra={"tasks": len(given_up)})
+    metrics.failed(len(given_up))
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

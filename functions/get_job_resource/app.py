@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tasklane import observability
 from tasklane.api.jobs import errors, requests
 from tasklane.api.jobs.models import ResourceUrl
 from tasklane.api.http import Resolver, json_response
@@ -24,7 +24,7 @@ class Config(TableSettings, BucketSettings):
 
 
 config = load(Config)
-logger = Logger()
+logger = observability.logger()
 app = Resolver(errors, required_scope=None)
 
 
@@ -34,6 +34,6 @@ def get_job_resource(clientJobId: str, name: str) -> Response[str]:
     return json_response(200, ResourceUrl(url=url, expiresInSeconds=URL_SECONDS))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tasklane import observability
 from tasklane.api import idempotency
 from tasklane.api.documents import errors, presenters, requests
 from tasklane.api.documents.models import TaskAccepted
@@ -41,8 +40,8 @@ class Config(
 
 
 config = load(Config)
-logger = Logger()
-metrics = Metrics()
+logger = observability.logger()
+metrics = observability.FamilyMetrics(observability.DOCUMENTS)
 app = Resolver(errors, config.required_scope)
 
 
@@ -56,14 +55,14 @@ def post_task() -> Response[str]:
         "post_task",
         tenant,
         body.fingerprint(),
-        lambda: presenters.task_accepted(document_tasks.submit(get_backends(), tenant, submission)),
+        metrics.accepting(lambda: presenters.task_accepted(document_tasks.submit(get_backends(), tenant, submission))),
         TaskAccepted,
     )
-    metrics.add_metric(name="TasksAccepted", unit=MetricUnit.Count, value=1)
+    observability.append_keys(task_id=accepted.taskID)
     return json_response(202, accepted)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import BaseModel
 
+from tasklane import observability
 from tasklane.domain.errors import Forbidden, ServiceUnavailable, TasklaneError, Unauthorized
 from tasklane.domain.tenants import TENANT_PATTERN
 
@@ -86,8 +87,11 @@ class Resolver(APIGatewayHttpResolver):
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         token = _request_id.set(str((event.get("requestContext") or {}).get("requestId", "")))
+        observability.append_keys(**observability.request_keys(event))
         try:
-            return super().resolve(event, context)
+            answer = super().resolve(event, context)
+            logger.info("answered", extra={"route": event.get("routeKey"), "status": answer.get("statusCode")})
+            return answer
         finally:
             _request_id.reset(token)
 
@@ -110,6 +114,7 @@ class Resolver(APIGatewayHttpResolver):
             # Only reachable if a route were deployed without an authorizer, or a token names no valid
             # tenant: refuse, never guess a tenant.
             raise Unauthorized("No authorized caller on this request")
+        observability.append_keys(tenant=str(tenant))
         scopes = frozenset(str(context.get("scopes", "")).split())
         if self.required_scope is None:
             if "jwt" not in authorizer:

@@ -25,6 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from tasklane import observability
 from tasklane.dap import Dap, DataSource, DataSourceError, Engine, RunContext
 from tasklane.domain.integrations import SealedIntegration, seal_context
 from tasklane.domain.templates import DapCache
@@ -115,9 +116,10 @@ class Worker:
             if left <= 0:
                 # The unit stays Running under its lease, which outlasts this invocation: a later delivery reruns it.
                 raise OutOfTime(f"unit {unit} not finished in this invocation")
-            outcomes.append(
-                self._run(message, dap, task_id, params_of.get(task_id, {}), left, data, claim.taken_over)
-            )
+            with observability.keys(task_id=task_id):
+                outcomes.append(
+                    self._run(message, dap, task_id, params_of.get(task_id, {}), left, data, claim.taken_over)
+                )
         if not store.finish(message, outcomes, run_id, iso(self._backends.clock.now())):
             logger.warning("lease lost: another run finishes this unit", extra={"unit": unit})
             return []

@@ -123,10 +123,22 @@ class StoredJob:
 
 
 @dataclass(frozen=True)
+class Ending:
+    """The call that made a job final: `ok` when it ended Completed (False: Aborted), `start` when
+    the job was created and `end` when it ended (server time, ISO)."""
+
+    ok: bool
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
 class Job:
     stored: StoredJob
     completed_steps: list[StepDoc] = field(default_factory=list)
     cancelled_steps: list[StepDoc] = field(default_factory=list)
+    # Set on the answer of the one call that made the job final; None on every other.
+    ending: Ending | None = None
 
 
 @dataclass(frozen=True)

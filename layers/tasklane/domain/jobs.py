@@ -27,6 +27,7 @@ from typing import Any
 from tasklane.domain.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, problem
 from tasklane.domain.job_records import (
     MAX_WORKFLOW_ID_CHARS,
+    Ending,
     Job,
     JobAccess,
     JobDoc,
@@ -173,17 +174,24 @@ def sync(backends: Backends, access: JobAccess, request: Sync, create_only: bool
                 version=1,
             )
             if backends.jobs.create_header(access.tenant, created):
-                return _read(backends, access.tenant, created), True
+                return _read(backends, access.tenant, created, _ending(None, created, created.created)), True
             continue
         merged = replace(stored, doc=doc, step_index=index, step_bytes=step_bytes, version=stored.version + 1)
         if not changed and merged.doc is stored.doc:
             return _read(backends, access.tenant, stored), False
         if backends.jobs.replace_header(access.tenant, merged, stored.version):
-            return _read(backends, access.tenant, merged), False
+            return _read(backends, access.tenant, merged, _ending(stored, merged, iso(backends.clock.now()))), False
     raise ServiceUnavailable(f"Job {client_job_id} is being synced by others; retry")
 
 
-def _read(backends: Backends, tenant: str, stored: StoredJob) -> Job:
+def _ending(before: StoredJob | None, after: StoredJob, moment: str) -> Ending | None:
+    """How the job ended, if the write from `before` (None: none stored) to `after` made it final."""
+    if not after.doc.status.terminal or (before is not None and before.doc.status.terminal):
+        return None
+    return Ending(ok=after.doc.status is JobStatus.COMPLETED, start=after.created, end=moment)
+
+
+def _read(backends: Backends, tenant: str, stored: StoredJob, ending: Ending | None = None) -> Job:
     # Only the steps the header lists: a sync refused or cut short after writing its steps (and
     # before its header write) leaves them unlisted, so they are not part of the job.
     index = stored.step_index
@@ -191,7 +199,7 @@ def _read(backends: Backends, tenant: str, stored: StoredJob) -> Job:
     steps = [step for step in found if step.ref in index]
     completed = sorted((s for s in steps if s.kind is StepKind.COMPLETED), key=StepDoc.order)
     cancelled = sorted((s for s in steps if s.kind is StepKind.CANCELLED), key=StepDoc.order)
-    return Job(stored=stored, completed_steps=completed, cancelled_steps=cancelled)
+    return Job(stored=stored, completed_steps=completed, cancelled_steps=cancelled, ending=ending)
 
 
 def create(backends: Backends, access: JobAccess, request: Sync) -> Job:
@@ -256,15 +264,17 @@ def add_metadata(backends: Backends, access: JobAccess, client_job_id: str, valu
 
 def abort(backends: Backends, access: JobAccess, client_job_id: str, reason: str | None) -> Job:
     """Only incomplete jobs can be aborted."""
+    moment = iso(backends.clock.now())
 
     def change(document: dict[str, Any]) -> dict[str, Any]:
         meta = document.setdefault("metadata", {})
         meta["status"] = JobStatus.ABORTED.value
         meta["abandonReason"] = reason
-        meta["updated"] = iso(backends.clock.now())
+        meta["updated"] = moment
         return document
 
-    return _rewrite(backends, access, client_job_id, change)
+    job = _rewrite(backends, access, client_job_id, change)
+    return replace(job, ending=Ending(ok=False, start=job.stored.created, end=moment))
 
 
 def assign(backends: Backends, access: JobAccess, client_job_id: str, user_id: str) -> Job:

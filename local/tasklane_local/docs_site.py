@@ -41,7 +41,7 @@ class DocsSite:
         if path == "/docs":
             spec = json.dumps(self.document_for(host))
             page = generate_swagger_html(
-                spec.replace("</", "<\\/"),
+                spec.replace("<", "\\u003c"),  # no markup can close the script the spec sits in
                 "/docs/swagger-ui-bundle.min.js",
                 "/docs/swagger-ui.min.css",
                 swagger_base_url="/docs",

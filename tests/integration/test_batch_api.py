@@ -468,6 +468,20 @@ def test_an_s3_failure_storing_the_batch_input_accepts_nothing_and_says_whether_
     assert batches == [] and body_of(handlers["get_license"](http_event("get_license"), ctx))["used"] == 0
 
 
+def test_a_chunk_finish_throttled_once_is_retried_in_place_not_after_the_visibility_timeout(
+    aws, handlers, template_id, ctx
+):
+    from tests.support import sqs_records
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i)}} for i in range(3)]}))
+    messages = sqs().receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    throttled = aws_error("TransactionCanceledException", CancellationReasons=[{"Code": "None"}, {"Code": "ThrottlingError"}])
+    with aws_fault(dynamodb(), "before-call.dynamodb.TransactWriteItems", throttled, times=1) as failed:
+        assert handlers["worker"]({"Records": sqs_records(messages)}, ctx) == {"batchItemFailures": []}
+    batch = aws.batches.get_batch("acme", body["id"], 0)
+    assert failed and (batch.succeeded, batch.failed) == (3, 0) and batch.completed_at is not None
+
+
 def test_a_throttled_chunk_finish_is_retried_by_redelivery_and_counted_once(aws, handlers, template_id, ctx):
     """The transaction that finishes a chunk and moves the batch's counters is cancelled by a throttle:
     the message goes back, and the rerun (after the dead run's lease) counts its tasks once."""

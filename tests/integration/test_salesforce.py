@@ -171,6 +171,20 @@ def test_a_session_revoked_after_accept_fails_the_tasks_without_retrying(handler
     assert status["errors"] is True and "INVALID_SESSION_ID" in status["statusMessage"], status
 
 
+def test_a_throttled_kms_redelivers_the_unit_rather_than_fail_its_tasks(handlers, ctx, salesforce):
+    from tasklane.storage.clients import aws_client
+    from tests.support import aws_error, aws_fault
+
+    body = {"template": DOCUMENT_ID, "tasks": [{"params": {"id": a}} for a in ACCOUNTS[:2]], "integration": integration(salesforce)}
+    batch = body_of(post(handlers, ctx, "/v1/batch", body))
+    found = sqs().receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    with aws_fault(aws_client("kms"), "before-call.kms.Decrypt", aws_error("ThrottlingException")) as failed:
+        answer = handlers["worker"]({"Records": sqs_records(found)}, ctx)
+
+    assert failed and answer["batchItemFailures"], answer
+    assert task_status(handlers, ctx, batch["id"], batch["tasks"][0])["completed"] is False
+
+
 QUERY_DAP = {
     "dap.yaml": """name: Contacts
 params: {accountId: {required: true}}

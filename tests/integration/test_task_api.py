@@ -455,6 +455,29 @@ def test_a_busy_idempotency_store_is_a_503_and_nothing_is_accepted(aws, handlers
     assert handlers["post_task"](ev, ctx)["statusCode"] == 202
 
 
+def test_an_accepted_task_whose_idempotency_record_cannot_be_saved_is_answered_not_503(
+    aws, handlers, template_id, ctx
+):
+    ev = http_event("post_task", body={"template": template_id, "params": {"id": "1"}})
+    ev["headers"]["idempotency-key"] = "order-8"
+    record = lambda params: "IDEMPOTENCY" in str(params)  # noqa: E731
+    with aws_fault(dynamodb(), "before-call.dynamodb.UpdateItem", aws_error("ThrottlingException"), record) as failed:
+        answer = handlers["post_task"](ev, ctx)
+
+    assert failed and answer["statusCode"] == 202, answer  # a 503 would invite a second task
+    assert len(queued_messages(aws)) == 1
+
+
+def test_a_refused_request_whose_idempotency_record_cannot_be_deleted_is_still_refused(aws, handlers, ctx):
+    ev = http_event("post_task", body={"template": "0" * 32, "params": {"id": "1"}})
+    ev["headers"]["idempotency-key"] = "order-9"
+    record = lambda params: "IDEMPOTENCY" in str(params)  # noqa: E731
+    with aws_fault(dynamodb(), "before-call.dynamodb.DeleteItem", aws_error("ThrottlingException"), record) as failed:
+        answer = handlers["post_task"](ev, ctx)
+
+    assert failed and answer["statusCode"] == 400 and "Unknown template" in body_of(answer)["message"]
+
+
 def test_a_status_read_while_dynamodb_is_throttled_is_a_503(aws, handlers, template_id, ctx):
     task_id = body_of(post_json(handlers, ctx, {"template": template_id, "params": {"id": "1"}}))["taskID"]
     with aws_fault(dynamodb(), "before-call.dynamodb.GetItem", aws_error("ThrottlingException")):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -28,6 +29,7 @@ from tasklane.config import TableSettings, load
 from tasklane.domain.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused, ServiceUnavailable
 from tasklane.storage.clients import aws_client
 
+logger = Logger(child=True)
 HEADER = "idempotency-key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 RECORD_SECONDS = 3600
@@ -79,13 +81,36 @@ def once(
     run, config = _once(operation, tenant)
     # In-progress records expire with the invocation, so a retry after a crash is not refused for long.
     config.register_lambda_context(app.lambda_context)
+    # What the action did, for when the record's store fails after it (saving the answer, or deleting
+    # the record of a refused request): then the action's own outcome is the answer, never a 503.
+    outcome: list[Answer | BaseException] = []
+
+    def recorded() -> Answer:
+        try:
+            answer = action()
+        except BaseException as error:
+            outcome.append(error)
+            raise
+        outcome.append(answer)
+        return answer
+
     try:
-        return model.model_validate(run(request=request, action=action))
+        return model.model_validate(run(request=request, action=recorded))
     except IdempotencyValidationError as error:
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body") from error
     except IdempotencyAlreadyInProgressError as error:
         raise IdempotencyInProgress("A request with this Idempotency-Key is still being processed; retry shortly") from error
     except IdempotencyPersistenceLayerError as error:
+        done = outcome[0] if outcome else None
+        if isinstance(done, BaseException):
+            # The request was refused (or failed) and its in-progress record could not be deleted:
+            # answer the refusal; the record expires with this invocation.
+            raise done from None
+        if done is not None:
+            # Accepted, stored and queued: only the answer could not be kept. Answer it; a retry with
+            # this key within the hour is refused as in progress until the record expires.
+            logger.warning("idempotency record not saved; the request was served", extra={"operation": operation})
+            return model.model_validate(done.model_dump(mode="json"))
         cause = error.__cause__
         if isinstance(cause, ServiceUnavailable):  # the state table was busy: as retryable as any backend
             raise cause from cause.__cause__  # the AWS error that made it

@@ -27,6 +27,7 @@ from aws_lambda_powertools import Logger
 
 from tasklane import observability
 from tasklane.dap import Dap, DataSource, DataSourceError, Engine, RunContext
+from tasklane.domain.errors import ServiceUnavailable
 from tasklane.domain.integrations import SealedIntegration, seal_context
 from tasklane.domain.templates import DapCache
 from tasklane.domain.records import STATUS_TTL_SECONDS, BatchState, LogLine, UnitMessage, TaskOutcome, RunUnit
@@ -180,6 +181,8 @@ class Worker:
         unit_name = message.batchId or message.taskIds[0]
         try:
             session_id = self._backends.sealer.unseal(sealed.sealed_session, seal_context(message.tenant, unit_name))
+        except ServiceUnavailable:
+            raise  # KMS busy: the unit is redelivered, its tasks not failed
         except Exception:
             logger.exception("integration session could not be unsealed", extra={"unit": message.ref().model_dump()})
             return Unavailable("The Salesforce session could not be read; post the task again")

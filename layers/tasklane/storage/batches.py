@@ -19,6 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tasklane.domain.errors import ServiceUnavailable
+
 from tasklane.domain.records import STATUS_TTL_SECONDS, BatchRecord, BatchState, ChunkRow, Claim, RunUnit, TaskOutcome, UnitState
 from tasklane.storage.units import (
     OWNED_BY_RUN,
@@ -220,6 +222,12 @@ class BatchStore:
             try:
                 self._ddb.transact_write_items(TransactItems=[chunk, batch_update])
                 return True
+            except ServiceUnavailable:
+                # Cancelled because an item was throttled: back off here rather than rerun the chunk
+                # after the queue's visibility timeout; past the attempts, the redelivery does it.
+                if attempt == _TXN_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise

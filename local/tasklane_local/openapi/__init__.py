@@ -22,8 +22,11 @@ VERSION = "0.1.0"
 # throttle (429), a bug (500), a backend that failed but may be retried (503).
 COMMON_ERRORS = (400, 401, 403, 404, 429, 500, 503)
 # Statuses API Gateway (or its authorizer) may answer itself, with its own small body.
-GATEWAY_STATUSES = frozenset({401, 403, 413, 429, 500})
-RETRY_AFTER: Schema = {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}
+GATEWAY_STATUSES = frozenset({401, 403, 413, 429, 500, 503})
+RETRY_AFTER: Schema = {
+    "description": "Seconds to wait before retrying (on AWS, API Gateway's own 503 has none)",
+    "schema": {"type": "integer", "minimum": 1},
+}
 GATEWAY_ERROR: Schema = {
     "type": "object",
     "description": "An answer of API Gateway itself (on AWS: `message` only; locally with `code` and `errors`)",

@@ -92,7 +92,7 @@ def family(schemas: Schemas) -> Family:
             {204: Reply("Completed")},
             body=asked(models.CompleteTaskRequest),
             params=_FOLDER,
-            errors=(413, 415),
+            errors=(409, 413, 415),
         ),
         Operation(
             "GET /tasks/GenericTasks/GetTaskDataById",

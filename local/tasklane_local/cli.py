@@ -136,7 +136,9 @@ def run_local(args: argparse.Namespace) -> int:
         with stack:
             print(f"tasklane API:       {stack.url}")
             print(f"AWS (moto) at:      {stack.aws_endpoint}  (set AWS_ENDPOINT_URL to use it)")
-            print(f"State:              {stack.state_dir}")
+            print(f"Dev keys:           {stack.state_dir}  (kept: tokens stay valid across restarts)")
+            print("AWS state:          in memory: templates, tasks, batches, jobs, API keys and quotas")
+            print("                    are gone when this stops (each start is a clean stack)")
             print("Credentials:")
             print("  tasklane token --tenant <tenant> --scope <scope>   # bearer token (tasks:read, tasks:write,")
             print("                                                     #   OR.Tasks, OR.Tasks.Read, OR.Tasks.Write,")

@@ -105,6 +105,8 @@ def parameter_overrides(items: list[str]) -> dict[str, str]:
 
 def run_local(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # "Found credentials in environment variables", once per client: the stack's own fake ones.
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
     with _stop_requested() as stop:
         try:
             overrides = parameter_overrides(args.parameter_overrides)

@@ -142,6 +142,7 @@ def test_local_serves_until_sigint_then_exits_cleanly(tmp_path: Path, wait_for):
     assert "AWS (moto) at:      http://127.0.0.1:" in out
     assert "in memory" in out and "gone when this stops" in out  # the banner says what a restart loses
     assert "GET /public" in err  # the access log line
+    assert "Found credentials" not in err  # botocore's notice about the stack's own fake credentials
     assert not state_file.exists()
 
 

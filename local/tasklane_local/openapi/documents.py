@@ -38,12 +38,7 @@ def _multipart(data: Schema, what: str) -> Body:
 
 
 def family(schemas: Schemas) -> Family:
-    def answer(model: type[models.BaseModel]) -> Schema:
-        return schemas.model(model, "serialization")
-
-    def asked(model: type[models.BaseModel]) -> Schema:
-        return schemas.model(model, "validation")
-
+    answer, asked = schemas.answer, schemas.asked
     task_body = _multipart(asked(models.TaskData), "a `template` file part, a `data` JSON part, `param.<name>` JSON parts")
     batch_body = _multipart(asked(models.BatchData), "`template`, `data` (the tasks), and `param.<name>` parts the tasks link")
     limit = f"At most {requests.MAX_BODY_BYTES} bytes."

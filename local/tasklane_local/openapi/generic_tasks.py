@@ -8,7 +8,7 @@ from tasklane.api.generic_tasks import errors, models
 from tasklane.api.generic_tasks import requests as wire
 from tasklane.domain.generic_tasks import MAX_SKIP, MAX_TOP
 from tasklane_local.openapi.documents import IDEMPOTENCY
-from tasklane_local.openapi.spec import Body, Family, Link, Operation, Param, Reply, Schema, Schemas, string
+from tasklane_local.openapi.spec import Family, Link, Operation, Param, Reply, Schema, Schemas, string
 
 _FOLDER = (
     Param("X-UIPATH-OrganizationUnitId", "header", string(pattern=r"^[0-9]{1,12}$"), "The folder's id"),
@@ -40,7 +40,7 @@ _LISTING = (
 
 def _envelope(schemas: Schemas, entity: type[BaseModel]) -> Schema:
     """ODataEnvelope of `entity`: its serializer renames the fields, so the shape is stated here."""
-    item = schemas.model(entity, "serialization")
+    item = schemas.answer(entity)
     return schemas.add(
         f"{entity.__name__}List",
         {
@@ -56,12 +56,7 @@ def _envelope(schemas: Schemas, entity: type[BaseModel]) -> Schema:
 
 
 def family(schemas: Schemas) -> Family:
-    def answer(model: type[BaseModel]) -> Schema:
-        return schemas.model(model, "serialization")
-
-    def asked(model: type[BaseModel], example: object = None) -> Body:
-        examples = {"application/json": example} if example is not None else {}
-        return Body({"application/json": schemas.model(model, "validation")}, examples=examples)
+    answer, asked = schemas.answer, schemas.json_body
 
     created_links = {
         "GetTaskDataById": Link("GetTaskDataById", {"taskId": "$response.body#/id"}),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 
 from tasklane.api.jobs import errors, models
 from tasklane.api.jobs import requests as wire
 from tasklane.domain.job_resources import MAX_RESOURCE_BYTES
-from tasklane_local.openapi.spec import Body, Family, Link, Operation, Param, Reply, Schema, Schemas, path_param, string
+from tasklane_local.openapi.spec import Body, Family, Link, Operation, Param, Reply, Schemas, path_param, string
 
 _JOB_ID = path_param("clientJobId", "The job's id, as the client chose it", pattern=models.CLIENT_JOB_ID)
 _NAME = path_param("name", "The resource's file name", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -18,19 +17,14 @@ _PAGING = (
 
 
 def family(schemas: Schemas) -> Family:
-    def answer(model: type[BaseModel]) -> Schema:
-        return schemas.model(model, "serialization")
-
-    def asked(model: type[BaseModel], example: object = None) -> Body:
-        examples = {"application/json": example} if example is not None else {}
-        return Body({"application/json": schemas.model(model, "validation")}, examples=examples)
+    answer, asked = schemas.answer, schemas.json_body
 
     # A job is answered as it was sent (unknown fields kept), with the server's fields added: the
     # basicSync model states the sent part.
     job = schemas.add(
         "Job",
         {
-            "allOf": [schemas.model(models.BasicSyncRequest, "validation")],
+            "allOf": [schemas.asked(models.BasicSyncRequest)],
             "properties": {
                 "jobId": {"type": "string", "description": "The server's id of the job"},
                 "createdOnServer": {"type": "string", "description": "When the server first stored it"},
@@ -100,7 +94,7 @@ def family(schemas: Schemas) -> Family:
             "POST /jobs/v1/{clientJobId}/abort",
             "Abort an incomplete job (409 for Completed or Aborted ones)",
             {200: Reply("The job", job)},
-            body=Body({"application/json": schemas.model(models.AbortJobRequest, "validation")}, required=False),
+            body=asked(models.AbortJobRequest, required=False),
             params=(_JOB_ID,),
             errors=(409, 413, 415),
         ),

@@ -38,6 +38,19 @@ class Schemas:
             self.add(nested, definition)
         return self.add(name or model.__name__, schema)
 
+    def answer(self, model: type[BaseModel]) -> Schema:
+        """An answer's schema: the model as it serializes."""
+        return self.model(model, "serialization")
+
+    def asked(self, model: type[BaseModel]) -> Schema:
+        """A request's schema: the model as it validates."""
+        return self.model(model, "validation")
+
+    def json_body(self, model: type[BaseModel], example: Any = None, required: bool = True) -> Body:
+        """A JSON request body of `model`, with an example if given."""
+        examples = {"application/json": example} if example is not None else {}
+        return Body({"application/json": self.asked(model)}, required=required, examples=examples)
+
 
 @dataclass(frozen=True)
 class Param:

@@ -20,13 +20,12 @@ import jwt
 import pytest
 
 from tasklane import config
-from tasklane.dap.pack import pack_directory
 from tasklane.domain import auth
 from tasklane.observability import MASK
 from tasklane.storage import get_backends
 from tests.fakes.salesforce import FakeSalesforce
+from tests.integration.test_salesforce import DOCUMENT_ID, seed
 from tests.support import (
-    ROOT,
     body_of,
     captured_logs,
     event,
@@ -45,8 +44,6 @@ REVOKED = "00D5g000004XkLmEAK!AQ0AQRevokedSessionR3vok3dS3ss10nAbCdEfGhIjKlMnOpQ
 JWT_SECRET = "jwt-signing-secret-" + "x7Kq9" * 6
 WEBHOOK_SECRET = "whsec_5f0c9e2b7a1d4c8e9f3a6b2d1c0e7f4a"
 ACCOUNTS = [f"0015g00000{n:05d}AAA" for n in range(3)]
-DOCUMENT_ID = "0695g000001AbCdAAA"
-VERSION_ID = "0685g000001XyZwAAA"
 DOCUMENT_FUNCTIONS = (
     "authorizer", "post_template", "get_template", "post_task", "get_task", "post_batch", "get_batch",
     "get_batch_task", "get_license", "worker", "dead_letters",
@@ -80,10 +77,7 @@ def salesforce(aws, tmp_path, monkeypatch) -> Iterator[FakeSalesforce]:
         monkeypatch.setenv("JWT_SECRET", JWT_SECRET)
         config.clear()
         get_backends.cache_clear()
-        for index, account in enumerate(ACCOUNTS):
-            fake.add("Account", Id=account, Name=f"Account {index}", Industry="Retail")
-            fake.add("Contact", Id=f"0035g00000{index:05d}AAA", Name=f"Contact {index}", AccountId=account)
-        fake.add_template(DOCUMENT_ID, VERSION_ID, pack_directory(ROOT / "examples" / "account-summary"))
+        seed(fake, ACCOUNTS)
         yield fake
 
 

@@ -36,11 +36,16 @@ def salesforce(aws, tmp_path, monkeypatch) -> Iterator[FakeSalesforce]:
         monkeypatch.setenv("SALESFORCE_HOSTS", "127.0.0.1")
         config.clear()
         get_backends.cache_clear()
-        for index, account in enumerate(ACCOUNTS):
-            fake.add("Account", Id=account, Name=f"Account {index}", Industry="Retail")
-            fake.add("Contact", Id=f"0035g00000{index:05d}AAA", Name=f"Contact {index}", AccountId=account)
-        fake.add_template(DOCUMENT_ID, VERSION_ID, pack_directory(ROOT / "examples" / "account-summary"))
+        seed(fake, ACCOUNTS)
         yield fake
+
+
+def seed(fake: FakeSalesforce, accounts: list[str]) -> None:
+    """The accounts, a contact each, and examples/account-summary as ContentDocument DOCUMENT_ID."""
+    for index, account in enumerate(accounts):
+        fake.add("Account", Id=account, Name=f"Account {index}", Industry="Retail")
+        fake.add("Contact", Id=f"0035g00000{index:05d}AAA", Name=f"Contact {index}", AccountId=account)
+    fake.add_template(DOCUMENT_ID, VERSION_ID, pack_directory(ROOT / "examples" / "account-summary"))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""GET /v1/batch/{batchId}: a batch's status, progress and tasks."""
+"""GET /v1/batch/{batchId}: a batch's status, progress and tasks (`?results=true`: with their results)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tasklane import observability
-from tasklane.api.documents import errors, presenters
+from tasklane.api.documents import errors, presenters, requests
 from tasklane.api.http import Resolver, json_response
 from tasklane.config import RouteSettings, TableSettings, load
 from tasklane.domain import batches
@@ -27,7 +27,8 @@ app = Resolver(errors, config.required_scope)
 
 @app.get("/v1/batch/<batchId>")
 def get_batch(batchId: str) -> Response[str]:
-    view = batches.get(get_backends(), app.caller().tenant, batchId)
+    with_results = requests.with_results(app.current_event.get_query_string_value("results"))
+    view = batches.get(get_backends(), app.caller().tenant, batchId, with_results=with_results)
     return json_response(200, presenters.batch_status(view))
 
 

@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     contract.add_argument("--template", type=Path, default=Path("template.yaml"))
     contract.add_argument("--output", type=Path, help="write it here (make openapi: docs/openapi.json)")
 
+    render = commands.add_parser(
+        "render", help="run a DAP (a .dap zip or its folder) on params here and write its results; no stack needed"
+    )
+    render.add_argument("dap", type=Path, help="examples/account-profile.dap, or the folder examples/account-profile")
+    render.add_argument("--params", help="the task's params: a JSON object, or @FILE holding one")
+    render.add_argument(
+        "--param", action="append", default=[], dest="pairs", metavar="NAME=TEXT|NAME:=JSON", help="one param: name=Acme (text) or amount:=12.5 (JSON)"
+    )
+    render.add_argument("--out", type=Path, default=Path("rendered"), help="where results are written (./rendered)")
+
     quota = commands.add_parser("quota", help="license quotas in the running local stack")
     quota_commands = quota.add_subparsers(dest="quota_command", required=True)
     quota_set = quota_commands.add_parser("set", help="set a tenant's monthly license units")
@@ -243,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_local(args)
     if args.command == "token":
         return run_token(args)
+    if args.command == "render":
+        from tasklane_local import render
+
+        return render.main(args.dap, args.params, args.pairs, args.out)
     if args.command == "quota":
         return run_quota_set(args)
     return run_apikey_create(args)

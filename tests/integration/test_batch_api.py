@@ -89,6 +89,61 @@ def test_batch_runs_to_completed_with_some_failures(aws, handlers, ctx):
     assert bad["errors"] is True and bad["logs"][0]["level"] == "SEVERE"
 
 
+def _with_query(event: dict[str, Any], query: str) -> dict[str, Any]:
+    event["rawQueryString"] = query
+    event["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
+    return event
+
+
+def test_a_batch_s_results_are_listed_in_one_get_when_asked(aws, handlers, ctx):
+    from tasklane.domain import templates
+
+    failing_b = templates.upload(aws, "acme", simple_dap("{% if param.id == 'b' %}{{ nothing.here }}{% endif %}Hello")).id
+    tasks = [{"params": {"id": i}} for i in ("a", "b", "c")]
+    body = body_of(post(handlers, ctx, {"template": failing_b, "tasks": tasks}))
+
+    def listed(query: str) -> dict[str, Any]:
+        event = http_event("get_batch", path_params={"batchId": body["id"]})
+        return handlers["get_batch"](_with_query(event, query), ctx)
+
+    queued = body_of(listed("results=true"))
+    assert [(t["results"], t["resultList"]) for t in queued["tasks"]] == [([], [])] * 3
+    drain(aws, handlers, ctx)
+    done = body_of(listed("results=true"))
+    for task, expect_results in zip(done["tasks"], (True, False, True), strict=True):
+        alone = body_of(task_status(handlers, ctx, body["id"], task["id"]))
+        assert task["results"] == alone["results"] == (["Hello"] if expect_results else [])
+        assert [r["id"] for r in task["resultList"]] == [r["id"] for r in alone["resultList"]]
+        assert all("Signature=" in r["url"] or "X-Amz-Signature=" in r["url"] for r in task["resultList"])
+    # Unasked (or false), the answer is Dynamo's: no results fields.
+    for plain in (batch_status(handlers, ctx, body["id"]), listed("results=false")):
+        assert all(set(t) == {"id", "completed", "errors"} for t in body_of(plain)["tasks"])
+    refused = listed("results=yes")
+    assert refused["statusCode"] == 400
+    assert body_of(refused)["errors"] == [{"loc": "query.results", "message": "must be true or false", "type": "invalid"}]
+
+
+def test_listing_a_batch_s_results_makes_no_aws_call_more(aws, handlers, ctx, template_id):
+    from tasklane.storage.clients import aws_client
+
+    body = body_of(post(handlers, ctx, {"template": template_id, "tasks": [{"params": {"id": str(i), "name": "n"}} for i in range(25)]}))
+    drain(aws, handlers, ctx)
+    calls: list[str] = []
+    hook = lambda event_name, **_: calls.append(event_name)  # noqa: E731
+    for service in ("s3", "dynamodb"):
+        aws_client(service).meta.events.register("before-call", hook)
+    try:
+        batch_status(handlers, ctx, body["id"])
+        plain, calls[:] = list(calls), []
+        event = _with_query(http_event("get_batch", path_params={"batchId": body["id"]}), "results=true")
+        answer = body_of(handlers["get_batch"](event, ctx))
+    finally:
+        for service in ("s3", "dynamodb"):
+            aws_client(service).meta.events.unregister("before-call", hook)
+    assert all(len(t["resultList"]) == 1 for t in answer["tasks"])
+    assert calls == plain and plain
+
+
 def test_every_tasks_declared_params_are_checked_before_anything_is_stored(aws, handlers, template_id, ctx):
     s3_before = s3().list_objects_v2(Bucket=bucket()).get("KeyCount", 0)
     tasks = [{"params": {"id": "a"}}, {"params": {}}, {"params": {"id": ["c"]}}, {"params": {"id": None}}]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,6 +24,7 @@ from tasklane.domain.records import (
     BatchRecord,
     BatchState,
     DocumentTaskRecord,
+    TaskOutcome,
     UnitMessage,
     UnitState,
 )
@@ -187,7 +189,9 @@ def _accepted(backends: Backends, tenant: str, batch_id: str) -> BatchRecord:
     return batch
 
 
-def get(backends: Backends, tenant: str, batch_id: str) -> BatchView:
+def get(backends: Backends, tenant: str, batch_id: str, with_results: bool = False) -> BatchView:
+    """The batch's status; `with_results` adds each finished task's results, presigned, from the
+    chunks this reads anyway (signing is local: no AWS call more than without)."""
     batch = _accepted(backends, tenant, batch_id)
     chunks = backends.batches.chunks(tenant, batch_id)
     outcomes = {task_id: o for chunk in chunks for task_id, o in chunk.outcomes.items()}
@@ -204,15 +208,22 @@ def get(backends: Backends, tenant: str, batch_id: str) -> BatchView:
         posted=batch.posted,
         phase=phase,
         completed_at=batch.completed_at,
-        tasks=[
-            BatchTaskState(id=task_id, completed=task_id in outcomes, errors=task_id in outcomes and not outcomes[task_id].ok)
-            for task_id in batch.task_ids
-        ],
+        tasks=[_task_state(backends, tenant, batch_id, task_id, outcomes, with_results) for task_id in batch.task_ids],
         queued=max(total - running - finished, 0),
         running=running,
         succeeded=batch.succeeded,
         failed=batch.failed,
     )
+
+
+def _task_state(
+    backends: Backends, tenant: str, batch_id: str, task_id: str, outcomes: Mapping[str, TaskOutcome], with_results: bool
+) -> BatchTaskState:
+    outcome = outcomes.get(task_id)
+    if outcome is None:
+        return BatchTaskState(id=task_id, completed=False, errors=False, results=[] if with_results else None)
+    results = document_tasks.view(backends, outcome.record(tenant, batch_id)).results if with_results else None
+    return BatchTaskState(id=task_id, completed=True, errors=not outcome.ok, results=results)
 
 
 def get_task(backends: Backends, tenant: str, batch_id: str, task_id: str) -> DocumentTaskView:

@@ -55,6 +55,8 @@ class BatchTaskState:
     id: str
     completed: bool
     errors: bool
+    # Asked for (GET /v1/batch/{batchId}?results=true): a finished task's results, presigned.
+    results: list[ResultLink] | None = None
 
 
 @dataclass(frozen=True)

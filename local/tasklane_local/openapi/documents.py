@@ -9,7 +9,7 @@ from tasklane_local.openapi.spec import Body, Family, Link, Operation, Param, Re
 
 # The id of examples/account-profile.dap (a template id is the start of its sha256): the examples
 # name it, and the fuzz run uploads it first, so they reach the routes past a 404.
-EXAMPLE_TEMPLATE_ID = "85848722f8ab284a983c2571b73000e2"
+EXAMPLE_TEMPLATE_ID = "97f88b3d461873f1d6fba21990561f76"
 EXAMPLE_PARAMS = {"id": "001", "name": "Acme", "amount": 1200}
 DAP: Schema = string(format="binary", contentMediaType="application/zip", description="The DAP: a zip")
 IDEMPOTENCY = Param(
@@ -132,7 +132,16 @@ def family(schemas: Schemas) -> Family:
             "GET /v1/batch/{batchId}",
             "A batch's progress and its tasks",
             {200: Reply("The batch", answer(models.BatchStatus))},
-            params=(path_param("batchId", "The id POST /v1/batch answered"),),
+            params=(
+                path_param("batchId", "The id POST /v1/batch answered"),
+                Param(
+                    "results",
+                    "query",
+                    string(enum=["true", "false"]),
+                    "true: each task also lists its results (`results`, `resultList`, as GET /v1/task), "
+                    "so a batch's results need no GET per task",
+                ),
+            ),
         ),
         Operation(
             "GET /v1/batch/{batchId}/{taskId}",

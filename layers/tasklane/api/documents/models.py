@@ -134,6 +134,14 @@ class BatchTaskSummary(BaseModel):
     errors: bool
 
 
+class BatchTaskResults(BatchTaskSummary):
+    """A batch's task with its results, as GET /v1/task names them (empty until it finished): what
+    GET /v1/batch/{batchId}?results=true lists, so a batch's results need no GET per task."""
+
+    results: list[str]
+    resultList: list[ResultLink]
+
+
 class BatchProgress(BaseModel):
     total: int
     queued: int
@@ -148,7 +156,8 @@ class BatchStatus(BaseModel):
     completedDateTime: str | None
     errors: bool
     statusMessage: str
-    tasks: list[BatchTaskSummary]
+    # BatchTaskResults only when asked (?results=true): Dynamo's answer has the summary alone.
+    tasks: list[BatchTaskResults | BatchTaskSummary]
     progress: BatchProgress
 
 

@@ -7,6 +7,7 @@ from tasklane.api.documents.models import (
     BatchAccepted,
     BatchProgress,
     BatchStatus,
+    BatchTaskResults,
     BatchTaskSummary,
     LicenseStatus,
     LogEntryOut,
@@ -20,6 +21,7 @@ from tasklane.domain.records import DocumentTaskRecord, UnitState
 from tasklane.domain.views import (
     AcceptedBatch,
     AcceptedTask,
+    BatchTaskState,
     BatchView,
     DocumentTaskView,
     LicenseView,
@@ -75,10 +77,22 @@ def batch_status(view: BatchView) -> BatchStatus:
         completedDateTime=view.completed_at,
         errors=view.failed > 0,
         statusMessage=view.phase.value,
-        tasks=[BatchTaskSummary(id=t.id, completed=t.completed, errors=t.errors) for t in view.tasks],
+        tasks=[_batch_task(t) for t in view.tasks],
         progress=BatchProgress(
             total=len(view.tasks), queued=view.queued, running=view.running, completed=view.succeeded, failed=view.failed
         ),
+    )
+
+
+def _batch_task(task: BatchTaskState) -> BatchTaskResults | BatchTaskSummary:
+    if task.results is None:
+        return BatchTaskSummary(id=task.id, completed=task.completed, errors=task.errors)
+    return BatchTaskResults(
+        id=task.id,
+        completed=task.completed,
+        errors=task.errors,
+        results=[link.id for link in task.results],
+        resultList=[ResultLink(id=link.id, url=link.url) for link in task.results],
     )
 
 

@@ -159,3 +159,12 @@ def batch_submission(body: RequestBody) -> BatchSubmission:
         for task in data.tasks
     ]
     return BatchSubmission(template=source, tasks=tasks, parts=body.parts, integration=_integration(data.integration))
+
+
+def with_results(value: str | None) -> bool:
+    """GET /v1/batch/{batchId}'s `results` query option: `true` lists each task's results too."""
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    raise BadRequest("Invalid query option", [problem("query.results", "must be true or false")])

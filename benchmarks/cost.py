@@ -101,6 +101,12 @@ def item_size(item: Mapping[str, Any] | None) -> int:
     return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
 
 
+def item_kind(item_key: Mapping[str, Any]) -> str:
+    """BATCH, CHUNK, TASK, USAGE...: the sort key up to its first '#'."""
+    sk = item_key.get("sk", {}).get("S", "?")
+    return str(sk).split("#", 1)[0]
+
+
 def write_units(size_bytes: int, transactional: bool = False) -> int:
     return max(1, math.ceil(size_bytes / KB)) * (2 if transactional else 1)
 
@@ -130,6 +136,8 @@ class Usage:
     """What a run used, in the units AWS bills."""
 
     calls: Counter[str] = field(default_factory=Counter)
+    # Write units by the kind of item written (its sort key up to the first '#': BATCH, CHUNK, USAGE...).
+    wru_by_item: Counter[str] = field(default_factory=Counter)
     dynamodb_wru: float = 0.0
     dynamodb_rru: float = 0.0
     sqs_requests: int = 0
@@ -147,7 +155,7 @@ class Usage:
         return self.functions.setdefault(name, FunctionUse(memory_mb))
 
     def __add__(self, other: Usage) -> Usage:
-        total = Usage(calls=self.calls + other.calls)
+        total = Usage(calls=self.calls + other.calls, wru_by_item=self.wru_by_item + other.wru_by_item)
         for name in ("dynamodb_wru", "dynamodb_rru", "sqs_requests", "s3_put", "s3_get", "s3_gb_month", "kms_requests",
                      "api_requests", "api_calls", "log_bytes", "download_bytes"):  # fmt: skip
             setattr(total, name, getattr(self, name) + getattr(other, name))
@@ -160,7 +168,10 @@ class Usage:
 
     def scaled(self, factor: float) -> Usage:
         """This usage `factor` times over (a measured sample scaled to a whole run)."""
-        out = Usage(calls=Counter({k: round(v * factor) for k, v in self.calls.items()}))
+        out = Usage(
+            calls=Counter({k: round(v * factor) for k, v in self.calls.items()}),
+            wru_by_item=Counter({k: round(v * factor) for k, v in self.wru_by_item.items()}),
+        )
         for name in ("dynamodb_wru", "dynamodb_rru", "s3_gb_month"):
             setattr(out, name, getattr(self, name) * factor)
         for name in ("sqs_requests", "s3_put", "s3_get", "kms_requests", "api_requests", "api_calls", "log_bytes",
@@ -220,7 +231,8 @@ def show_units(usage: Usage, tasks: int, say: Callable[[str], None] = print) -> 
         for name, f in sorted(usage.functions.items())
     )
     say(f"    per 1,000 tasks: {usage.api_requests * per:.0f} API requests; Lambda {lambdas or 'none'}")
-    say(f"    {usage.dynamodb_wru * per:.0f} DynamoDB WRU, {usage.dynamodb_rru * per:.0f} RRU; {usage.sqs_requests * per:.0f} SQS"
+    by_item = ", ".join(f"{kind} {n * per:.0f}" for kind, n in usage.wru_by_item.most_common())
+    say(f"    {usage.dynamodb_wru * per:.0f} DynamoDB WRU ({by_item or 'none'}), {usage.dynamodb_rru * per:.0f} RRU; {usage.sqs_requests * per:.0f} SQS"
         f" requests; S3 {usage.s3_put * per:.0f} PUT, {usage.s3_get * per:.0f} GET; {usage.kms_requests * per:.0f} KMS")
 
 
@@ -252,10 +264,11 @@ class Meter:
             self._local.meter_seconds += time.perf_counter() - start
 
     def _before(self, event_name: str, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        _, service, operation = event_name.split(".")
-        context["tasklane_meter"] = {"service": service, "operation": operation, "params": dict(params)}
+        service, operation = event_name.split(".")[1:]
+        call: dict[str, Any] = {"service": service, "operation": operation, "params": dict(params)}
+        context["tasklane_meter"] = call
         if service == "dynamodb" and operation in DYNAMODB_WRITES:
-            self._timed(lambda: context["tasklane_meter"].update(before=self._sizes(operation, params)))
+            self._timed(lambda: call.update(before=self._sizes(operation, params)))
 
     def _after(self, event_name: str, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         call = context.get("tasklane_meter")
@@ -312,11 +325,14 @@ class Meter:
 
     def _dynamodb(self, operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any], before: list[int] | None) -> None:
         wru, rru = 0.0, 0.0
+        kinds: Counter[str] = Counter()
         if operation in DYNAMODB_WRITES:
             targets = self._targets(operation, params)
             after = self._sizes(operation, params)
-            for (_, _, transactional), old, new in zip(targets, before or [0] * len(targets), after, strict=True):
-                wru += write_units(max(old, new), transactional)
+            for (_, item_key, transactional), old, new in zip(targets, before or [0] * len(targets), after, strict=True):
+                units = write_units(max(old, new), transactional)
+                wru += units
+                kinds[item_kind(item_key)] += units
         elif operation == "GetItem":
             rru = read_units(item_size(parsed.get("Item")), bool(params.get("ConsistentRead")))
         elif operation in {"Query", "Scan"}:
@@ -330,6 +346,7 @@ class Meter:
         with self._lock:
             self.usage.dynamodb_wru += wru
             self.usage.dynamodb_rru += rru
+            self.usage.wru_by_item.update(kinds)
 
     # -- functions --
     def watch_functions(self, functions: Mapping[str, Any]) -> None:

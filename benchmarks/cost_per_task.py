@@ -188,7 +188,7 @@ def main() -> None:
     for name, run, tasks in (("text tasks", text, TEXT_TASKS), ("PDF tasks", pdf, PDF_TASKS)):
         work = run["accept"] + run["run"]
         say()
-        say(f"{name.capitalize()}: a batch of {tasks}, run in {run['seconds']:.2f} s on the local stack")
+        say(f"{name[0].upper()}{name[1:]}: a batch of {tasks}, run in {run['seconds']:.2f} s on the local stack")
         show_units(work, tasks, say)
         calls = work.calls
         say("    calls: " + ", ".join(f"{op} {n * 1000 / tasks:.0f}" for op, n in sorted(calls.items())) + " (per 1,000)")

@@ -87,12 +87,17 @@ fuzz: install
 openapi: install
 	$(VENV)/bin/tasklane openapi --output docs/openapi.json
 
+# cost_per_task prices the counted calls with benchmarks/prices/ (see docs/scaling.md); simulate_burst
+# models the first minutes of 1,000,000 tasks an hour, text and PDF.
 bench: install
 	$(PY) benchmarks/cold_imports.py
 	$(PY) benchmarks/batch.py
 	$(PY) benchmarks/generic_tasks.py
 	$(PY) benchmarks/jobs.py
 	$(PY) benchmarks/documents.py
+	$(PY) benchmarks/cost_per_task.py
+	$(PY) benchmarks/simulate_burst.py
+	$(PY) benchmarks/simulate_burst.py --pdf-share 1 --minutes 5
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .tasklane

@@ -7,7 +7,7 @@ SAM := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 PORT ?= 3000
 PARAMS ?=
 
-SYSTEM_PACKAGES := libreoffice-writer-nogui python3-uno fonts-dejavu-core
+SYSTEM_PACKAGES := libreoffice-writer-nogui python3-uno fonts-dejavu-core jq
 BROWSER_PACKAGES := chromium chromium-driver
 
 .PHONY: install tools system browser run test unit lint sam-check bench fuzz openapi clean
@@ -26,12 +26,13 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt layers/requirements.txt
 	@touch $@
 
 # LibreOffice converts DOCX to PDF (the converter function); Debian's packages, as in its image.
+# jq: the README's walk-through picks ids with it (tests/e2e/test_readme.py runs it).
 system:
-	@if command -v soffice >/dev/null 2>&1 && /usr/bin/python3 -c 'import uno' 2>/dev/null; then :; \
+	@if command -v soffice >/dev/null 2>&1 && /usr/bin/python3 -c 'import uno' 2>/dev/null && command -v jq >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing LibreOffice for DOCX -> PDF: $(SYSTEM_PACKAGES)"; \
+	  echo "Installing LibreOffice for DOCX -> PDF, and jq for the README's walk-through: $(SYSTEM_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
-	else echo "LibreOffice is missing. Install it with:"; \
+	else echo "LibreOffice or jq is missing. Install them with:"; \
 	  echo "  sudo apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES)"; exit 1; fi
 
 # Debian's chromium and its driver: the test that renders /docs in a real browser.

@@ -255,7 +255,13 @@ def test_redelivered_message_for_finished_task_does_nothing(aws, handlers, templ
     worker = load_function("worker")
     worker.worker().handle(UnitMessage.model_validate_json(message["Body"]), "rh", 60_000)
     assert puts == []
-    assert body_of(get_status(handlers, ctx, task_id)) == first
+    assert unsigned(body_of(get_status(handlers, ctx, task_id))) == unsigned(first)
+
+
+def unsigned(status: dict) -> dict:
+    """The status with each result URL's presigned query cut off: a second later it is signed anew."""
+    results = [{**result, "url": result["url"].split("?")[0]} for result in status["resultList"]]
+    return {**status, "resultList": results}
 
 
 def test_failed_result_write_reports_the_message_and_the_retry_finishes_it(aws, handlers, template_id, ctx, monkeypatch):

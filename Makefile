@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 PORT ?= 3000
 PARAMS ?=
+LOG_FORMAT ?= compact
 
 SYSTEM_PACKAGES := libreoffice-writer-nogui python3-uno fonts-dejavu-core jq
 BROWSER_PACKAGES := chromium chromium-driver
@@ -55,7 +56,7 @@ $(TOOLS)/.installed: requirements-tools.txt
 
 # PARAMS: template parameter overrides, as sam local takes them: make run PARAMS="SalesforceHosts=127.0.0.1"
 run: install system
-	$(VENV)/bin/tasklane local --port $(PORT) $(if $(PARAMS),--parameter-overrides $(PARAMS))
+	$(VENV)/bin/tasklane local --port $(PORT) --log-format $(LOG_FORMAT) $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 test: install tools system browser lint sam-check
 	$(VENV)/bin/pytest -n 2 -q tests/unit tests/integration tests/local

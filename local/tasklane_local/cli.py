@@ -18,7 +18,7 @@ import botocore.exceptions
 from tasklane_local import devkeys
 from tasklane_local.aws import FAKE_CREDENTIALS
 from tasklane_local.environ import EnvironmentPatch
-from tasklane_local import openapi
+from tasklane_local import log_format, openapi
 from tasklane_local.lambda_runtime import HandlerNotFound
 from tasklane_local.references import UnresolvableReference
 from tasklane_local.stack import LocalStack, checkout_root, default_state_dir, read_state
@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--host", default="127.0.0.1")
     local.add_argument("--template", type=Path, default=Path("template.yaml"))
     local.add_argument("--no-worker", action="store_true", help="leave the task queue unpolled")
+    local.add_argument(
+        "--log-format",
+        choices=log_format.LOG_FORMATS,
+        default="compact",
+        help="compact: a line per request and per worker run (default); json: the functions' Powertools JSON, as on Lambda",
+    )
     local.add_argument(
         "--parameter-overrides",
         nargs="*",
@@ -115,8 +121,7 @@ def parameter_overrides(items: list[str]) -> dict[str, str]:
 
 def run_local(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # "Found credentials in environment variables", once per client: the stack's own fake ones.
-    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
+    log_format.quiet_local_noise()
     with _stop_requested() as stop:
         try:
             overrides = parameter_overrides(args.parameter_overrides)
@@ -145,7 +150,7 @@ def run_local(args: argparse.Namespace) -> int:
             # A template the local stack cannot run: no traceback needed.
             print(f"tasklane local: {error}", file=sys.stderr)
             return 1
-        with stack:
+        with stack, log_format.printing(args.log_format, stack.service, stack.api_functions):
             print(f"tasklane API:       {stack.url}")
             print(f"AWS (moto) at:      {stack.aws_endpoint}  (set AWS_ENDPOINT_URL to use it)")
             print(f"Dev keys:           {stack.state_dir}  (kept: tokens stay valid across restarts)")
@@ -156,6 +161,8 @@ def run_local(args: argparse.Namespace) -> int:
             print("                                                     #   OR.Tasks, OR.Tasks.Read, OR.Tasks.Write,")
             print("                                                     #   workflow.execute, job.read, job.read_all, job.modify, job.admin)")
             print("  tasklane apikey create --tenant <tenant>           # API key")
+            if args.log_format == "compact":
+                print("Logs:               a line per request and worker run; the functions' JSON: --log-format json")
             print("Ctrl-C to stop.", flush=True)
             stop.wait()
     print("stopped", flush=True)

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tasklane_local import log_format
 from tasklane_local.jwt_authorizer import JwtAuthorizer
 from tasklane_local.serving import ServingThread
 from tasklane_local.identity import ACCOUNT_ID, API_ID, DEFAULT_REGION
@@ -55,6 +56,7 @@ class LocalResponse:
     body: bytes = b""
     cookies: tuple[str, ...] = ()  # one Set-Cookie header each
     function: str | None = None  # the function whose invocation made this answer; None: the gateway's own
+    tenant: str | None = None  # the tenant the authorizer admitted, for the access line
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -103,11 +105,20 @@ def _internal_error() -> LocalResponse:
     return error_response(500, "Internal Server Error")
 
 
-def gateway_log_tags(function: str | None, request_id: str) -> dict[str, Any]:
+def gateway_log_tags(function: str | None, request_id: str, tenant: str | None = None) -> dict[str, Any]:
     """Tags for a line the gateway logs about a request: no invocation's keys, the request's id."""
-    # The handlers use the API request id as their correlation id; the other Lambda keys are
-    # blanked so no line borrows those of whichever function ran last (see log_tags).
-    return {**dict.fromkeys(LAMBDA_LOG_KEYS), "function_name": function, "correlation_id": request_id}
+    # The handlers use the API request id as their correlation id; the other Lambda keys, and the
+    # tenant a function appended on this thread, are blanked so no line borrows those of whichever
+    # function ran last (see log_tags).
+    return {**dict.fromkeys(LAMBDA_LOG_KEYS), "function_name": function, "correlation_id": request_id, "tenant": tenant}
+
+
+def _tenant(authorizer_context: Mapping[str, Any]) -> str | None:
+    """The tenant an authorizer's context names (a JWT's claim, or the Lambda authorizer's key)."""
+    found = (authorizer_context.get("jwt") or {}).get("claims", {}).get("tenant") or (
+        authorizer_context.get("lambda") or {}
+    ).get("tenant")
+    return str(found) if found else None
 
 
 @dataclass(frozen=True)
@@ -452,13 +463,14 @@ class Gateway:
             authorizer_context = {"lambda": outcome}
         event = self._events.handler_event(request, match, authorizer_context)
         function = self._functions[match.route.function_id]
+        tenant = _tenant(authorizer_context or {})
         try:
             response = to_local_response(function.invoke(event))
         except Exception:
-            with log_tags(gateway_log_tags(function.name, request.request_id)):
+            with log_tags(gateway_log_tags(function.name, request.request_id, tenant)):
                 logger.exception("%s failed (request %s)", match.route.function_id, request.request_id)
             response = _internal_error()
-        return dataclasses.replace(response, function=function.name)
+        return dataclasses.replace(response, function=function.name, tenant=tenant)
 
 
 class _Refused(Exception):
@@ -501,6 +513,8 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def parse_request(self) -> bool:
+        # The request line is read: the request's time starts (not while a kept-alive connection waits).
+        self._started = time.monotonic()
         try:
             return super().parse_request()
         except TimeoutError:
@@ -630,12 +644,25 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # Logged after the function returned, on the gateway's thread: the line names the
         # function that answered, not the one the shared Powertools logger saw last.
         answer = self._answer
         request_id = answer.headers.get("apigw-requestid", "") if answer is not None else ""
-        with log_tags(gateway_log_tags(answer.function if answer is not None else None, request_id)):
+        function, tenant = (answer.function, answer.tenant) if answer is not None else (None, None)
+        # A request line too long to read (414) leaves no method or path.
+        method = getattr(self, "command", None) or "-"
+        path = urlsplit(getattr(self, "path", None) or "-").path
+        status = int(code) if str(code).isdigit() else 0
+        elapsed = round((time.monotonic() - getattr(self, "_started", time.monotonic())) * 1000)
+        with log_tags(gateway_log_tags(function, request_id, tenant)):
+            logger.info("%s %s %s", method, path, code, extra=log_format.access_line(method, path, status, elapsed))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # http.server's own notes (log_error): the refusal the client is answered with.
+        answer = self._answer
+        request_id = answer.headers.get("apigw-requestid", "") if answer is not None else ""
+        with log_tags(gateway_log_tags(None, request_id)):
             logger.info("%s %s", self.address_string(), format % args)
 
 

@@ -19,7 +19,7 @@ from tasklane_local.environ import EnvironmentPatch
 from tasklane_local.gateway import EventBuilder, Gateway, GatewayServer
 from tasklane_local.jwt_authorizer import JwtAuthorizer
 from tasklane_local.lambda_api import LambdaApiServer
-from tasklane_local.lambda_runtime import LambdaRuntime, LocalFunction, split_environments
+from tasklane_local.lambda_runtime import LambdaRuntime, LocalFunction, physical_function_name, split_environments
 from tasklane_local.template import Template, load_template
 from tasklane_local.worker import SqsEventSource
 
@@ -194,6 +194,18 @@ class LocalStack:
         os.replace(temporary, path)
         # A stale local.json would send other commands to a dead endpoint.
         self._exit.callback(path.unlink, missing_ok=True)
+
+    @property
+    def service(self) -> str:
+        """The service name the functions' Powertools loggers log under (Powertools' own default without one)."""
+        return self.environment.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
+
+    @property
+    def api_functions(self) -> set[str]:
+        """The functions behind the API's routes and their authorizers, by the name their log lines carry."""
+        authorizers = {route.authorizer.function_id for route in self.template.routes if route.authorizer is not None}
+        functions = {route.function_id for route in self.template.routes} | authorizers
+        return {physical_function_name(function_id) for function_id in functions if function_id is not None}
 
     def reset(self) -> None:
         """Empty every table, bucket and queue (names and URLs stay the same)."""

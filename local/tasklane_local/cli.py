@@ -21,7 +21,7 @@ from tasklane_local.environ import EnvironmentPatch
 from tasklane_local import log_format, openapi
 from tasklane_local.lambda_runtime import HandlerNotFound
 from tasklane_local.references import UnresolvableReference
-from tasklane_local.stack import LocalStack, checkout_root, default_state_dir, read_state
+from tasklane_local.stack import LocalStack, checkout_root, default_state_dir, read_state, running_stack_environment
 from tasklane_local.template import TemplateError
 
 
@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
         "--param", action="append", default=[], dest="pairs", metavar="NAME=TEXT|NAME:=JSON", help="one param: name=Acme (text) or amount:=12.5 (JSON)"
     )
     render.add_argument("--out", type=Path, default=Path("rendered"), help="where results are written (./rendered)")
+
+    invoke = commands.add_parser(
+        "invoke", help="run one function's handler on one event against the running local stack, as sam local invoke does"
+    )
+    invoke.add_argument("function", help="its logical id (PostTaskFunction) or folder (post_task)")
+    invoke.add_argument("-e", "--event", required=True, help="the event's JSON file, or - for stdin")
+    invoke.add_argument("--template", type=Path, default=Path("template.yaml"))
+
+    commands.add_parser(
+        "events", help="make events/ real against the running local stack: writes .tasklane/events/ with real ids and a token"
+    )
 
     quota = commands.add_parser("quota", help="license quotas in the running local stack")
     quota_commands = quota.add_subparsers(dest="quota_command", required=True)
@@ -192,15 +203,7 @@ def _against_running_stack(action: Callable[[], str]) -> int:
     environ = EnvironmentPatch()
     try:
         environ.set_default(FAKE_CREDENTIALS)
-        # The stack's region too: moto keeps each region's resources apart.
-        environ.set(
-            {
-                **state["environment"],
-                "AWS_ENDPOINT_URL": state["aws_endpoint"],
-                "AWS_DEFAULT_REGION": state["region"],
-                "AWS_REGION": state["region"],
-            }
-        )
+        environ.set(running_stack_environment(state))
         output = action()
     except botocore.exceptions.EndpointConnectionError:
         print(
@@ -264,6 +267,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tasklane_local import render
 
         return render.main(args.dap, args.params, args.pairs, args.out)
+    if args.command == "invoke":
+        from tasklane_local import invoke
+
+        return invoke.main(args.function, args.event, args.template)
+    if args.command == "events":
+        from tasklane_local import events
+
+        return events.main()
     if args.command == "quota":
         return run_quota_set(args)
     return run_apikey_create(args)

@@ -53,6 +53,17 @@ def read_state(state_dir: str | Path | None = None) -> dict[str, Any] | None:
     return state
 
 
+def running_stack_environment(state: Mapping[str, Any]) -> dict[str, str]:
+    """The variables that point a process at the running stack's AWS (what `read_state` returned)."""
+    # The stack's region too: moto keeps each region's resources apart.
+    return {
+        **state["environment"],
+        "AWS_ENDPOINT_URL": state["aws_endpoint"],
+        "AWS_DEFAULT_REGION": state["region"],
+        "AWS_REGION": state["region"],
+    }
+
+
 class LocalStack:
     """template.yaml served from this process; use as a context manager."""
 
@@ -78,6 +89,8 @@ class LocalStack:
         self.lambda_url = ""
         self.resources: dict[str, str] = {}
         self.environment: dict[str, str] = {}
+        # What each function holds beyond `environment` (a route's REQUIRED_SCOPE), by logical id.
+        self.function_environments: dict[str, dict[str, str]] = {}
         self.aws: LocalAws | None = None
         self.runtime: LambdaRuntime | None = None
         self.gateway: Gateway | None = None
@@ -127,6 +140,7 @@ class LocalStack:
         self._exit.callback(lambda_api.stop)
         self.lambda_url = lambda_api.start()
         self.environment = {**environments.shared, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url}
+        self.function_environments = environments.own
         environ = EnvironmentPatch()
         self._exit.callback(environ.restore)
         environ.set(self.environment)
@@ -188,6 +202,7 @@ class LocalStack:
             "url": self.url,
             "region": self.aws.region,
             "environment": self.environment,
+            "functions": self.function_environments,
         }
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")

@@ -15,7 +15,7 @@ EXPECTED = {
     "get_batch": {404},
     "get_batch_task": {404},
     "get_template": {404},
-    "post_template": {400},  # an empty zip: no dap.yaml
+    "post_template": {201},  # the sample DAP, examples/account-profile.dap
     "get_license": {200},
     "create_generic_task": {201},
     "complete_generic_task": {404},  # task 1378 was never created here

@@ -99,6 +99,7 @@ def test_attributes_and_state_file(stack, tmp_path):
         "url": stack.url,
         "region": "us-east-1",
         "environment": stack.environment,
+        "functions": stack.function_environments,  # what tasklane invoke adds for one function
     }
     assert os.environ["TABLE_NAME"] == "tasklane-itemstable"
     assert os.environ["AWS_ENDPOINT_URL"] == stack.aws_endpoint

@@ -101,7 +101,7 @@ class MotoServer:
         app = BoundedInstanceTracking(SerializedDynamoDB(DomainDispatcherApplication(create_backend_app)))
         # Loopback unless told otherwise (moto's own server binds 0.0.0.0:5000).
         self._serving = ServingThread(make_server(host, port, app, threaded=True), "tasklane-moto")
-        self.endpoint = f"http://{host}:{self._serving.host_and_port[1]}"
+        self.endpoint = "http://{}:{}".format(*self._serving.host_and_port)
 
     def start(self) -> str:
         self._serving.start()

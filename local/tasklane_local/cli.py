@@ -21,7 +21,7 @@ from tasklane_local.environ import EnvironmentPatch
 from tasklane_local import log_format, openapi
 from tasklane_local.lambda_runtime import HandlerNotFound
 from tasklane_local.references import UnresolvableReference
-from tasklane_local.stack import LocalStack, checkout_root, default_state_dir, read_state, running_stack_environment
+from tasklane_local.stack import SAM_ENV_FILE, LocalStack, checkout_root, default_state_dir, read_state, running_stack_environment
 from tasklane_local.template import TemplateError
 
 
@@ -31,7 +31,12 @@ def _parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser("local", help="serve template.yaml locally (moto for AWS)")
     local.add_argument("--port", type=int, default=3000)
-    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--host", default="127.0.0.1", help="where the API listens")
+    local.add_argument(
+        "--aws-host",
+        default="127.0.0.1",
+        help="where moto, the dev JWKS and the Lambda API listen; 0.0.0.0 lets sam local's containers reach them",
+    )
     local.add_argument("--template", type=Path, default=Path("template.yaml"))
     local.add_argument("--no-worker", action="store_true", help="leave the task queue unpolled")
     local.add_argument(
@@ -140,6 +145,7 @@ def run_local(args: argparse.Namespace) -> int:
                 args.template,
                 port=args.port,
                 host=args.host,
+                aws_host=args.aws_host,
                 start_worker=not args.no_worker,
                 parameter_overrides=overrides,
             ).start()
@@ -165,6 +171,8 @@ def run_local(args: argparse.Namespace) -> int:
             print(f"tasklane API:       {stack.url}")
             print(f"AWS (moto) at:      {stack.aws_endpoint}  (set AWS_ENDPOINT_URL to use it)")
             print(f"Dev keys:           {stack.state_dir}  (kept: tokens stay valid across restarts)")
+            reach = "" if args.aws_host != "127.0.0.1" else " (containers reach it with --aws-host 0.0.0.0)"
+            print(f"sam local:          --env-vars {stack.state_dir / SAM_ENV_FILE}{reach}")
             print("AWS state:          in memory: templates, tasks, batches, jobs, API keys and quotas")
             print("                    are gone when this stops (each start is a clean stack)")
             print("Credentials:")

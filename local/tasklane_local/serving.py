@@ -18,6 +18,10 @@ class Serving(Protocol):
     def server_close(self) -> None: ...
 
 
+# Listening on every interface (`--aws-host 0.0.0.0`): not an address to connect to.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 class ServingThread:
     def __init__(self, server: Serving, name: str) -> None:
         self._server = server
@@ -28,8 +32,9 @@ class ServingThread:
 
     @property
     def host_and_port(self) -> tuple[str, int]:
+        """Where this process reaches the server: loopback when it listens on every interface."""
         host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        return ("127.0.0.1" if host in WILDCARD_HOSTS else str(host)), int(port)
 
     def start(self) -> None:
         self._thread.start()

@@ -26,6 +26,13 @@ from tasklane_local.worker import SqsEventSource
 logger = logging.getLogger("tasklane.local.stack")
 
 STATE_FILE = "local.json"
+# What `sam local invoke --env-vars` takes: every function's variables, as a container reaches them.
+SAM_ENV_FILE = "env.json"
+# AWS: the SDK's endpoint variables. template.yaml declares them empty (the SDK then takes AWS's own
+# endpoints) so that the local stack, and sam local's --env-vars, can set them.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA")
+# How a container started by sam local reaches the host (docker run --add-host host.docker.internal:host-gateway).
+CONTAINER_HOST = "host.docker.internal"
 
 
 def checkout_root(start: Path | None = None) -> Path | None:
@@ -53,6 +60,13 @@ def read_state(state_dir: str | Path | None = None) -> dict[str, Any] | None:
     return state
 
 
+def _write_json(path: Path, value: object) -> None:
+    """Whole or not at all: another command may read it meanwhile."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value, indent=2), encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def running_stack_environment(state: Mapping[str, Any]) -> dict[str, str]:
     """The variables that point a process at the running stack's AWS (what `read_state` returned)."""
     # The stack's region too: moto keeps each region's resources apart.
@@ -72,6 +86,7 @@ class LocalStack:
         template_path: str | Path,
         port: int = 3000,
         host: str = "127.0.0.1",
+        aws_host: str = "127.0.0.1",
         parameter_overrides: Mapping[str, str] | None = None,
         start_worker: bool = True,
         state_dir: str | Path | None = None,
@@ -79,6 +94,10 @@ class LocalStack:
         self.template: Template = load_template(template_path)
         self._port = port
         self._host = host
+        self._aws_host = aws_host
+        # Every function's variables, resolved and pointed at this stack (for sam local's env.json).
+        self._variables: dict[str, dict[str, str]] = {}
+        self._jwks_base = ""
         self._overrides = dict(parameter_overrides or {})
         self._start_worker = start_worker
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
@@ -117,29 +136,31 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
-        # Loopback whatever --host says: only this process fetches the keys.
-        jwks = devkeys.JwksServer(self.state_dir)
+        # Loopback unless --aws-host says otherwise: then sam local's authorizer container fetches
+        # the keys too, as it reaches moto and the Lambda API.
+        jwks = devkeys.JwksServer(self.state_dir, host=self._aws_host)
         self._exit.callback(jwks.stop)
         jwks_url = jwks.start()
+        self._jwks_base = jwks_url.removesuffix(devkeys.JWKS_PATH)
 
-        aws = self._exit.enter_context(LocalAws(self.template, self._parameter_values(jwks_url)))
+        aws = self._exit.enter_context(LocalAws(self.template, self._parameter_values(jwks_url), host=self._aws_host))
         self.aws = aws
         self.aws_endpoint = aws.endpoint
         self.resources = aws.resources.physical_ids()
 
         resolver = aws.resolver
-        environments = split_environments(
-            {
-                lid: resolver.resolve_environment(function.environment)
-                for lid, function in self.template.functions.items()
-            }
-        )
         # Functions that invoke another reach it through Lambda's API, served from this process.
         loaded: dict[str, LocalFunction] = {}
-        lambda_api = LambdaApiServer(loaded.get)
+        lambda_api = LambdaApiServer(loaded.get, host=self._aws_host)
         self._exit.callback(lambda_api.stop)
         self.lambda_url = lambda_api.start()
-        self.environment = {**environments.shared, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url}
+        endpoints = dict(zip(ENDPOINT_VARIABLES, (aws.endpoint, self.lambda_url), strict=True))
+        self._variables = {
+            lid: {**resolver.resolve_environment(function.environment), **endpoints}
+            for lid, function in self.template.functions.items()
+        }
+        environments = split_environments(self._variables)
+        self.environment = environments.shared
         self.function_environments = environments.own
         environ = EnvironmentPatch()
         self._exit.callback(environ.restore)
@@ -204,11 +225,28 @@ class LocalStack:
             "environment": self.environment,
             "functions": self.function_environments,
         }
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")
-        os.replace(temporary, path)
-        # A stale local.json would send other commands to a dead endpoint.
+        _write_json(self.state_dir / SAM_ENV_FILE, self.container_variables())
+        _write_json(path, state)
+        # A stale local.json would send other commands to a dead endpoint; env.json, sam local.
         self._exit.callback(path.unlink, missing_ok=True)
+        self._exit.callback((self.state_dir / SAM_ENV_FILE).unlink, missing_ok=True)
+
+    def container_variables(self) -> dict[str, dict[str, str]]:
+        """Every function's variables as a sam local container reaches this stack (its env.json).
+
+        AWS: SAM sets only the variables the template declares, which is why the endpoints are
+        declared. The container reaches moto, the dev JWKS and the Lambda API on the host only when
+        they listen beyond loopback (--aws-host 0.0.0.0)."""
+        own_urls = [self.aws_endpoint, self.lambda_url, self._jwks_base]
+        container = {url: url.replace("127.0.0.1", CONTAINER_HOST, 1) for url in own_urls}
+        rewritten: dict[str, dict[str, str]] = {}
+        for lid, variables in self._variables.items():
+            rewritten[lid] = {}
+            for name, value in variables.items():
+                for url, reached in container.items():
+                    value = value.replace(url, reached)
+                rewritten[lid][name] = value
+        return rewritten
 
     @property
     def service(self) -> str:

@@ -162,7 +162,8 @@ def test_functions_that_disagree_on_a_variable_each_read_their_own_at_cold_start
         two = stack.runtime["TwoFunction"].invoke({})
         assert (one["mode"], two["mode"]) == ("one", "two")
         assert one["now"] is None and one["shared"] == "same"  # only the agreed variables stay set
-        assert stack.environment == {"SHARED": "same", "AWS_ENDPOINT_URL_LAMBDA": stack.lambda_url}
+        endpoints = {"AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_ENDPOINT_URL_LAMBDA": stack.lambda_url}
+        assert stack.environment == {"SHARED": "same", **endpoints}
 
     assert dict(os.environ) == before
 

@@ -10,10 +10,13 @@ either way. The handler then finds the claims under requestContext.authorizer.jw
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jwt
+
+logger = logging.getLogger("tasklane.local.jwt_authorizer")
 
 # AWS: JWT authorizers accept RSA-signed tokens.
 ALGORITHMS = ["RS256", "RS384", "RS512"]
@@ -32,7 +35,11 @@ class JwtAuthorizer:
     # No function runs: a denial is API Gateway's own answer.
     function_name: str | None = None
 
-    def __init__(self, issuer: str, audience: Sequence[str], jwks_url: str, identity_header: str) -> None:
+    def __init__(
+        self, issuer: str, audience: Sequence[str], jwks_url: str, identity_header: str, unknown_key_hint: str = ""
+    ) -> None:
+        # Said in the stack's log (the answer stays API Gateway's bare 401) when a token's key is not the issuer's.
+        self._unknown_key_hint = unknown_key_hint
         self._issuer = issuer
         self._audience = list(audience)
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=600)
@@ -49,7 +56,10 @@ class JwtAuthorizer:
             claims = jwt.decode(
                 token, key, algorithms=ALGORITHMS, issuer=self._issuer, options={"verify_aud": False, "require": ["exp"]}
             )
-        except (jwt.PyJWTError, jwt.PyJWKClientError):
+        except jwt.PyJWKClientError:
+            logger.warning("401: the token is signed with a key the issuer does not publish. %s", self._unknown_key_hint)
+            return 401
+        except jwt.PyJWTError:
             return 401
         audiences = claims.get("aud", claims.get("client_id"))
         audiences = audiences if isinstance(audiences, list) else [audiences]

@@ -52,12 +52,26 @@ def default_state_dir() -> Path:
 
 
 def read_state(state_dir: str | Path | None = None) -> dict[str, Any] | None:
-    """What a running stack published for other commands, or None when none runs."""
+    """What a running stack published for other commands, or None when none runs (no file, or the
+    file of a stack that died without removing it: killed, or its machine restarted)."""
     path = Path(state_dir or default_state_dir()) / STATE_FILE
     if not path.exists():
         return None
     state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    pid = state.get("pid")
+    if isinstance(pid, int) and not _running(pid):
+        return None
     return state
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def _write_json(path: Path, value: object) -> None:
@@ -180,6 +194,8 @@ class LocalStack:
                 [resolver.resolve(a, f"{authorizer.name}.audience") for a in authorizer.audience],
                 jwks_url,
                 authorizer.identity_source.removeprefix("$request.header."),
+                unknown_key_hint=f"Make tokens with `tasklane token` inside {self.state_dir.parent}: "
+                f"its .tasklane holds this stack's keys.",
             )
             for api in self.template.http_apis.values()
             for authorizer in api.authorizers.values()
@@ -222,6 +238,7 @@ class LocalStack:
             "aws_endpoint": self.aws_endpoint,
             "url": self.url,
             "region": self.aws.region,
+            "pid": os.getpid(),
             "environment": self.environment,
             "functions": self.function_environments,
         }

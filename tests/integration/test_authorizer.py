@@ -79,11 +79,14 @@ def test_expired_token_is_401(rs256, ctx):
     assert answer["context"] == {"status": 401, "message": "The token has expired"}
 
 
-def test_bad_signature_is_401(rs256, ctx, tmp_path):
+def test_a_token_signed_by_a_key_the_issuer_does_not_publish_is_401_saying_so(rs256, ctx, tmp_path):
     handler, _ = rs256
-    other = issue_token("acme", ["tasks:write"], tmp_path / "other")  # another key, same kid scheme
+    # Another checkout's dev keys, say: another key, so another kid.
+    other = issue_token("acme", ["tasks:write"], tmp_path / "other")
+    kid = jwt.get_unverified_header(other)["kid"]
     answer = handler(request(bearer(other)), ctx)
-    assert answer["isAuthorized"] is False and answer["context"]["status"] == 401
+    assert answer["isAuthorized"] is False
+    assert answer["context"] == {"status": 401, "message": f"The token is signed with a key its issuer does not publish (kid {kid!r})"}
 
 
 def test_wrong_audience_is_401(rs256, ctx):

@@ -15,6 +15,7 @@ import requests
 from tasklane_local import cli, devkeys
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
 FIXTURES = HERE / "fixtures"
 PYTHONPATH = os.pathsep.join(str(HERE.parents[1] / d) for d in ("layers", "local"))
 
@@ -64,6 +65,21 @@ def test_apikey_needs_a_running_stack(tmp_path: Path, monkeypatch, capsys):
     assert cli.main(["apikey", "create", "--tenant", "acme"]) == 1
 
     assert "not running" in capsys.readouterr().err
+
+
+def test_a_state_file_left_by_a_stack_that_died_is_not_a_running_stack(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tasklane").mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    state = {"aws_endpoint": "http://127.0.0.1:9", "url": "http://127.0.0.1:3000", "region": "us-east-1",
+             "pid": int(gone.stdout), "environment": {}}
+    (tmp_path / ".tasklane" / "local.json").write_text(json.dumps(state))
+
+    assert cli.main(["apikey", "create", "--tenant", "acme"]) == 1
+    assert cli.main(["invoke", "GetLicenseFunction", "-e", str(ROOT / "events" / "get_license.json"),
+                     "--template", str(ROOT / "template.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("not running") == 2
 
 
 def test_apikey_runs_the_domain_call_against_the_stack(tmp_path: Path, monkeypatch, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -59,6 +60,15 @@ def test_bad_tokens_are_401_unauthorized(stack, claims):
     token = jwt.encode(merged, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
     answer = get(stack, {"Authorization": f"Bearer {token}"})
     assert answer.status == 401 and answer.json()["message"] == "Unauthorized"
+
+
+def test_a_token_from_another_checkouts_keys_is_401_and_the_log_says_where_tokens_come_from(stack, tmp_path, caplog):
+    elsewhere = issue_token("acme", ["OR.Tasks"], tmp_path / "other-checkout" / ".tasklane")
+    with caplog.at_level(logging.WARNING, logger="tasklane.local.jwt_authorizer"):
+        answer = get(stack, {"Authorization": f"Bearer {elsewhere}"})
+    assert answer.status == 401 and answer.json()["message"] == "Unauthorized"  # API Gateway's answer, as on AWS
+    [line] = [r.getMessage() for r in caplog.records if r.name == "tasklane.local.jwt_authorizer"]
+    assert "a key the issuer does not publish" in line and f"inside {stack.state_dir.parent}" in line
 
 
 def test_no_token_or_a_forged_one_is_401(stack):

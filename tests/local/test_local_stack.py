@@ -98,6 +98,7 @@ def test_attributes_and_state_file(stack, tmp_path):
         "aws_endpoint": stack.aws_endpoint,
         "url": stack.url,
         "region": "us-east-1",
+        "pid": os.getpid(),
         "environment": stack.environment,
         "functions": stack.function_environments,  # what tasklane invoke adds for one function
     }

@@ -118,7 +118,11 @@ def _from_bearer(authorization: str, verifier: TokenVerifier) -> Decision:
         raise
     except jwt.ExpiredSignatureError:
         return _deny(401, "The token has expired")
-    except (jwt.PyJWTError, jwt.PyJWKClientError) as error:
+    except jwt.PyJWKClientError:
+        # A token from another issuer, or (locally) another checkout's dev keys: say so, not PyJWT's words.
+        kid = _unverified_kid(token.strip())
+        return _deny(401, f"The token is signed with a key its issuer does not publish (kid {kid!r})")
+    except jwt.PyJWTError as error:
         return _deny(401, f"The token is not valid: {error}")
     tenant = claims.get("tenant")
     if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
@@ -127,6 +131,14 @@ def _from_bearer(authorization: str, verifier: TokenVerifier) -> Decision:
     if scopes is None:
         return _deny(401, "The token's scope claim must be a space-separated string or a list of strings")
     return Decision(allowed=True, tenant=tenant, principal=str(claims.get("sub", "")), scopes=scopes)
+
+
+def _unverified_kid(token: str) -> str | None:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
+    return str(kid) if kid is not None else None
 
 
 def _from_api_key(tenant: str, api_key: str, apikeys: ApiKeyStore) -> Decision:

@@ -408,3 +408,38 @@ def aws_fault(client: Any, event: str, fault: Any, when: Any = None, times: int 
             client.meta.events.unregister(event, unique_id=unique)
 
     return injected()
+
+
+def shell_environment() -> dict[str, str]:
+    """os.environ as a developer's shell has it, not the tests' (their POWERTOOLS_LOG_LEVEL=WARNING,
+    fake credentials, region), with the layer and the local package importable."""
+    import os
+
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    return {**keep, "PYTHONPATH": os.pathsep.join(str(ROOT / d) for d in ("layers", "local"))}
+
+
+@contextlib.contextmanager
+def local_stack_process(cwd: Path, *args: str, stdout: int = -3) -> Iterator[Any]:
+    """`tasklane local --port 0 ARGS` run from `cwd`, as `make run` runs it; yields the process once its
+    .tasklane/local.json is written; Ctrl-C (SIGINT) after, unless the test already stopped it.
+    stdout: subprocess.DEVNULL (-3) or PIPE (-1)."""
+    import signal
+    import subprocess
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tasklane_local.cli", "local", "--port", "0", *args],
+        cwd=cwd, env=shell_environment(), stdout=stdout, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for(lambda: (cwd / ".tasklane" / "local.json").exists() or process.poll() is not None, timeout=60, what="local.json")
+        assert process.poll() is None, process.communicate()
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()

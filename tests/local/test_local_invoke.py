@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import local_stack_process, shell_environment
+
 ROOT = Path(__file__).parents[2]
-PYTHONPATH = os.pathsep.join(str(ROOT / d) for d in ("layers", "local"))
 # Destructive calls last: the job is assigned, then aborted, then deleted.
 LAST = ["assign_job", "abort_job", "delete_job"]
 ORDER = sorted({p.stem for p in (ROOT / "events").glob("*.json")} - set(LAST)) + LAST
@@ -33,16 +32,10 @@ print(json.dumps(answers))
 """
 
 
-def _env() -> dict[str, str]:
-    # A shell's environment, not the tests' (their POWERTOOLS_LOG_LEVEL and region).
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
-    return {**keep, "PYTHONPATH": PYTHONPATH}
-
-
 def _tasklane(checkout: Path, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tasklane_local.cli", *args],
-        cwd=checkout, env=_env(), input=stdin, capture_output=True, text=True, timeout=timeout,
+        cwd=checkout, env=shell_environment(), input=stdin, capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -52,23 +45,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("checkout")
     for name in ("template.yaml", "functions", "layers", "events", "examples"):
         (folder / name).symlink_to(ROOT / name)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tasklane_local.cli", "local", "--port", "0"],
-        cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    from tests.support import wait_for
-
-    try:
-        wait_for(lambda: (folder / ".tasklane" / "local.json").exists() or process.poll() is not None, timeout=60, what="local.json")
-        assert process.poll() is None, process.communicate()
+    with local_stack_process(folder):
         yield folder
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +55,7 @@ def answers(checkout: Path) -> dict[str, list]:
     assert made.returncode == 0, made.stderr
     assert "wrote 34 events" in made.stdout
     loop = subprocess.run(
-        [sys.executable, "-c", LOOP, *ORDER], cwd=checkout, env=_env(), capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", LOOP, *ORDER], cwd=checkout, env=shell_environment(), capture_output=True, text=True, timeout=300
     )
     assert loop.returncode == 0, loop.stderr[-3000:]
     found: dict[str, list] = json.loads(loop.stdout)

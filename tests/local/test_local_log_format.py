@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 import tasklane_local
 from tasklane_local import devkeys
 from tasklane_local.log_format import CompactStream, compact
 from tasklane_local.template import load_template
+from tests.support import local_stack_process, wait_for
 
 ROOT = Path(__file__).parents[2]
-PYTHONPATH = os.pathsep.join(str(ROOT / d) for d in ("layers", "local"))
 SAMPLE_DAP = ROOT / "examples" / "account-profile.dap"
 ACCESS_LINE = {
     "level": "INFO",
@@ -89,27 +85,10 @@ def test_the_service_name_set_before_the_layer_loads_is_the_templates():
     assert {function.environment.get("POWERTOOLS_SERVICE_NAME") for function in functions} == {tasklane_local.SERVICE}
 
 
-@pytest.fixture
-def run_stack(tmp_path: Path, wait_for) -> Iterator:
-    """Start `tasklane local` on template.yaml with a log format; run one task; return what it printed."""
-    processes: list[subprocess.Popen[str]] = []
-
-    def run(log_format: str) -> tuple[list[str], str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tasklane_local.cli", "local", "--port", "0", "--log-format", log_format,
-             "--template", str(ROOT / "template.yaml")],
-            cwd=tmp_path,
-            # A shell's environment, not the tests' (POWERTOOLS_LOG_LEVEL=WARNING, POWERTOOLS_SERVICE_NAME).
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}, "PYTHONPATH": PYTHONPATH},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        processes.append(process)
-        state_file = tmp_path / ".tasklane" / "local.json"
-        wait_for(lambda: state_file.exists() or process.poll() is not None, timeout=60, what="local.json")
-        assert process.poll() is None, process.communicate()
-        url = json.loads(state_file.read_text())["url"]
+def run_stack(tmp_path: Path, log_format: str) -> tuple[list[str], str]:
+    """`tasklane local --log-format FORMAT` on template.yaml; one task run; what it printed after its banner."""
+    with local_stack_process(tmp_path, "--log-format", log_format, "--template", str(ROOT / "template.yaml"), stdout=subprocess.PIPE) as process:
+        url = json.loads((tmp_path / ".tasklane" / "local.json").read_text())["url"]
         token = devkeys.issue_token("acme", ["tasks:read", "tasks:write"], tmp_path / ".tasklane")
         headers = {"authorization": f"Bearer {token}"}
         template = requests.post(f"{url}/v1/templates", data=SAMPLE_DAP.read_bytes(), timeout=30,
@@ -120,18 +99,12 @@ def run_stack(tmp_path: Path, wait_for) -> Iterator:
                  timeout=60, what="the task to finish")
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
-        assert process.returncode == 0, err
-        return out[out.index("Ctrl-C to stop.") :].splitlines()[1:], err
-
-    yield run
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    assert process.returncode == 0, err
+    return out[out.index("Ctrl-C to stop.") :].splitlines()[1:], err
 
 
-def test_make_run_prints_a_short_line_per_request_and_worker_run(run_stack):
-    lines, err = run_stack("compact")
+def test_make_run_prints_a_short_line_per_request_and_worker_run(tmp_path):
+    lines, err = run_stack(tmp_path, "compact")
     assert any(re.fullmatch(r"\d\d:\d\d:\d\d POST /v1/task 202 PostTaskFunction \d+ ms tenant=acme", line) for line in lines), lines
     # Each line names the function that ran, though the worker ran in between.
     assert any(re.fullmatch(r"\d\d:\d\d:\d\d GET /v1/task/t-\w+ 200 GetTaskFunction \d+ ms tenant=acme", line) for line in lines)
@@ -141,8 +114,8 @@ def test_make_run_prints_a_short_line_per_request_and_worker_run(run_stack):
         assert noise not in err and noise not in "\n".join(lines)
 
 
-def test_log_format_json_prints_the_functions_lines_as_lambda_would(run_stack):
-    lines, err = run_stack("json")
+def test_log_format_json_prints_the_functions_lines_as_lambda_would(tmp_path):
+    lines, err = run_stack(tmp_path, "json")
     records = [json.loads(line) for line in lines if line.startswith("{")]
     access = [r for r in records if r.get("method") == "POST" and r.get("path") == "/v1/task"]
     assert [r["function_name"] for r in access] == ["tasklane-PostTaskFunction"] and access[0]["status"] == 202

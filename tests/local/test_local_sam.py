@@ -12,10 +12,8 @@ import json
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +26,10 @@ from tasklane_local import devkeys
 from tasklane_local.identity import DEFAULT_REGION
 from tasklane_local.stack import CONTAINER_HOST, ENDPOINT_VARIABLES, SAM_ENV_FILE
 from tasklane_local.template import load_template
-from tests.support import wait_for
+from tests.support import local_stack_process
 
 ROOT = Path(__file__).parents[2]
 SAM = ROOT / ".venv-tools" / "bin" / "sam"
-PYTHONPATH = os.pathsep.join(str(ROOT / d) for d in ("layers", "local"))
 TEMPLATE = load_template(ROOT / "template.yaml")
 SAMCONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
 SECTIONS = {"local_invoke": ["local", "invoke"], "local_start_api": ["local", "start-api"]}
@@ -84,23 +81,8 @@ def test_an_empty_endpoint_variable_is_aws_own_endpoint(monkeypatch):
 
 
 def _local(cwd: Path, *args: str) -> Iterator[Path]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tasklane_local.cli", "local", "--port", "0", "--no-worker", *args,
-         "--template", str(ROOT / "template.yaml")],
-        cwd=cwd, env={**env, "PYTHONPATH": PYTHONPATH}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_for(lambda: (cwd / ".tasklane" / "local.json").exists() or process.poll() is not None, timeout=60, what="local.json")
-        assert process.poll() is None, process.communicate()
+    with local_stack_process(cwd, "--no-worker", *args, "--template", str(ROOT / "template.yaml")):
         yield cwd / ".tasklane"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 PORT ?= 3000
 PARAMS ?=
-LOG_FORMAT ?= compact
+# Not ?=: a LOG_FORMAT of the shell's, for something else, must not reach --log-format.
+LOG_FORMAT = compact
 
 SYSTEM_PACKAGES := libreoffice-writer-nogui python3-uno fonts-dejavu-core jq
 BROWSER_PACKAGES := chromium chromium-driver

@@ -299,6 +299,15 @@ class CapturedLogs:
 
 
 @contextlib.contextmanager
+def _locked(handler: Any) -> Iterator[None]:
+    handler.acquire()
+    try:
+        yield
+    finally:
+        handler.release()
+
+
+@contextlib.contextmanager
 def captured_logs(level: str = "DEBUG") -> Iterator[CapturedLogs]:
     """Every line the functions' Logger prints inside the block, at `level` and below.
 
@@ -312,7 +321,10 @@ def captured_logs(level: str = "DEBUG") -> Iterator[CapturedLogs]:
     handler = log.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
-    previous_stream = handler.setStream(buffer)
+    # Not setStream: it flushes the stream it replaces, which may be closed, as the captured stdout of
+    # the test that first made the Logger is once that test has ended.
+    with _locked(handler):
+        previous_stream, handler.stream = handler.stream, buffer
     known = {**logging.root.manager.loggerDict, "tasklane": logging.getLogger("tasklane")}
     loggers = [each for name, each in known.items() if name.split(".")[0] == "tasklane" and isinstance(each, logging.Logger)]
     levels = [(each, each.level) for each in loggers]
@@ -321,8 +333,8 @@ def captured_logs(level: str = "DEBUG") -> Iterator[CapturedLogs]:
     try:
         yield CapturedLogs(buffer)
     finally:
-        if previous_stream is not None:
-            handler.setStream(previous_stream)
+        with _locked(handler):
+            handler.stream = previous_stream
         for each, previous in levels:
             each.setLevel(previous)
 
@@ -419,27 +431,46 @@ def shell_environment() -> dict[str, str]:
     return {**keep, "PYTHONPATH": os.pathsep.join(str(ROOT / d) for d in ("layers", "local"))}
 
 
-@contextlib.contextmanager
-def local_stack_process(cwd: Path, *args: str, stdout: int = -3) -> Iterator[Any]:
-    """`tasklane local --port 0 ARGS` run from `cwd`, as `make run` runs it; yields the process once its
-    .tasklane/local.json is written; Ctrl-C (SIGINT) after, unless the test already stopped it.
-    stdout: subprocess.DEVNULL (-3) or PIPE (-1)."""
-    import signal
-    import subprocess
+class LocalStackProcess:
+    """A `tasklane local` process and what it printed, in files (a pipe nobody reads would fill and stall it)."""
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tasklane_local.cli", "local", "--port", "0", *args],
-        cwd=cwd, env=shell_environment(), stdout=stdout, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_for(lambda: (cwd / ".tasklane" / "local.json").exists() or process.poll() is not None, timeout=60, what="local.json")
-        assert process.poll() is None, process.communicate()
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+    def __init__(self, cwd: Path, args: tuple[str, ...], logs: Path) -> None:
+        import subprocess
+
+        logs.mkdir(parents=True, exist_ok=True)
+        self.stdout_path, self.stderr_path = logs / "stdout", logs / "stderr"
+        with self.stdout_path.open("w") as out, self.stderr_path.open("w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tasklane_local.cli", "local", "--port", "0", *args],
+                cwd=cwd, env=shell_environment(), stdout=out, stderr=err, text=True,
+            )
+
+    def output(self) -> tuple[str, str]:
+        return self.stdout_path.read_text(), self.stderr_path.read_text()
+
+    def stop(self) -> int:
+        """Ctrl-C, as a developer stops it; its exit status."""
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
             try:
-                process.communicate(timeout=30)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@contextlib.contextmanager
+def local_stack_process(cwd: Path, *args: str) -> Iterator[LocalStackProcess]:
+    """`tasklane local --port 0 ARGS` run from `cwd` with a shell's environment, as `make run` runs it;
+    yielded once its .tasklane/local.json is written, stopped after (if the test did not)."""
+    stack = LocalStackProcess(cwd, args, cwd.parent / f"{cwd.name}-logs")
+    try:
+        wait_for(lambda: (cwd / ".tasklane" / "local.json").exists() or stack.process.poll() is not None, timeout=60, what="local.json")
+        assert stack.process.poll() is None, stack.output()
+        yield stack
+    finally:
+        stack.stop()

@@ -509,7 +509,11 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.read_timeout)
 
     def handle_one_request(self) -> None:
+        # Nothing of the connection's previous request: a request line too long to read (414) sets no
+        # method or path, and its time is unknown.
         self._answer = None
+        self._started: float | None = None
+        self.command, self.path = None, ""  # type: ignore[assignment]
         super().handle_one_request()
 
     def parse_request(self) -> bool:
@@ -650,11 +654,11 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         answer = self._answer
         request_id = answer.headers.get("apigw-requestid", "") if answer is not None else ""
         function, tenant = (answer.function, answer.tenant) if answer is not None else (None, None)
-        # A request line too long to read (414) leaves no method or path.
-        method = getattr(self, "command", None) or "-"
-        path = urlsplit(getattr(self, "path", None) or "-").path
+        method = self.command or "-"
+        path = urlsplit(self.path).path if self.path else "-"
         status = int(code) if str(code).isdigit() else 0
-        elapsed = round((time.monotonic() - getattr(self, "_started", time.monotonic())) * 1000)
+        started = getattr(self, "_started", None)
+        elapsed = round((time.monotonic() - started) * 1000) if started is not None else None
         with log_tags(gateway_log_tags(function, request_id, tenant)):
             logger.info("%s %s %s", method, path, code, extra=log_format.access_line(method, path, status, elapsed))
 

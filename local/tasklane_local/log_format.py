@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import sys
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal, TextIO
@@ -32,7 +33,7 @@ _ACCESS_KEYS = ("method", "path", "status", "duration_ms")
 MAX_LISTED = 3
 
 
-def access_line(method: str, path: str, status: int, duration_ms: int) -> dict[str, Any]:
+def access_line(method: str, path: str, status: int, duration_ms: int | None) -> dict[str, Any]:
     """The extra keys of the gateway's line about one request (what compact prints it from; the
     function and tenant are the line's tags)."""
     return {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
@@ -46,7 +47,8 @@ def compact(line: dict[str, Any], api_functions: Iterable[str] = ()) -> str | No
     function = _short_name(line.get("function_name"))
     if all(key in line for key in _ACCESS_KEYS):
         tenant = f" tenant={line['tenant']}" if line.get("tenant") else ""
-        return f"{clock} {line['method']} {line['path']} {line['status']} {function or '-'} {line['duration_ms']} ms{tenant}"
+        duration = f"{line['duration_ms']} ms" if line["duration_ms"] is not None else "-"
+        return f"{clock} {line['method']} {line['path']} {line['status']} {function or '-'} {duration}{tenant}"
     level = str(line.get("level", "INFO"))
     if level == "INFO" and line.get("function_name") in set(api_functions):
         return None
@@ -72,28 +74,33 @@ def _value(value: object) -> str:
 
 
 class CompactStream(io.TextIOBase):
-    """A text stream that writes each JSON line it is given as `compact` makes it; other text as is."""
+    """A text stream that writes each log line or EMF blob it is given as `compact` makes it; other text as is.
+
+    Threads write at once (the gateway's, the workers'), and print() writes a line's text and its
+    newline apart: each thread's unfinished line is its own, and whole lines go out under a lock."""
 
     def __init__(self, target: TextIO, api_functions: Iterable[str] = ()) -> None:
         super().__init__()
         self._target = target
         self._api_functions = frozenset(api_functions)
-        self._pending = ""
+        self._pending = threading.local()
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            shown = self._compact(line)
-            if shown is not None:
-                self._target.write(shown + "\n")
+        *lines, rest = (getattr(self._pending, "text", "") + text).split("\n")
+        self._pending.text = rest
+        shown = [line for line in map(self._compact, lines) if line is not None]
+        if shown:
+            with self._lock:
+                self._target.write("".join(line + "\n" for line in shown))
         return len(text)
 
     def flush(self) -> None:
-        self._target.flush()
+        with self._lock:
+            self._target.flush()
 
     def _compact(self, line: str) -> str | None:
         if not line.startswith("{"):
@@ -102,7 +109,10 @@ class CompactStream(io.TextIOBase):
             parsed = json.loads(line)
         except ValueError:
             return line
-        return compact(parsed, self._api_functions) if isinstance(parsed, dict) else line
+        # Powertools' lines and EMF blobs only: a function's own print() of a JSON object stays as printed.
+        if isinstance(parsed, dict) and ("_aws" in parsed or {"level", "timestamp", "message"} <= parsed.keys()):
+            return compact(parsed, self._api_functions)
+        return line
 
 
 def quiet_local_noise() -> None:

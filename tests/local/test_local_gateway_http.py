@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -178,3 +179,20 @@ def test_keep_alive_responses_do_not_wait_for_delayed_acks(address):
             assert response.status == 200
         elapsed = time.perf_counter() - started
     assert elapsed < 0.6, f"20 keep-alive requests took {elapsed:.2f} s"
+
+
+def test_the_access_line_of_a_refused_request_line_names_nothing_of_the_previous_request(address, caplog):
+    caplog.set_level(logging.INFO, logger="tasklane.local.gateway")
+    first = request("GET /public?secret=1 HTTP/1.1\nHost: local\n")
+    too_long = request(f"GET /{'a' * 70_000} HTTP/1.1\nHost: local\n")
+    with socket.create_connection(address, timeout=CLIENT_TIMEOUT) as sock:  # one kept-alive connection
+        sock.sendall(first)
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        answer.read()
+        sock.sendall(too_long)
+        refused = http.client.HTTPResponse(sock)
+        refused.begin()
+        refused.read()
+    lines = [r for r in caplog.records if getattr(r, "method", None) is not None or getattr(r, "status", None) == 414]
+    assert [(r.getMessage(), r.path, r.duration_ms is None) for r in lines] == [("GET /public 200", "/public", False), ("- - 414", "-", True)]

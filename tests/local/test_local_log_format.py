@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 import re
-import signal
-import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import requests
@@ -76,8 +76,32 @@ def test_the_stream_rewrites_whole_json_lines_and_passes_other_text():
     text = json.dumps(ACCESS_LINE)
     stream.write("tasklane API: http://127.0.0.1:3000\n" + text[:20])
     assert target.getvalue() == "tasklane API: http://127.0.0.1:3000\n"  # half a line waits for the rest
-    stream.write(text[20:] + '\n{"_aws": {}}\n{not json\n')
-    assert target.getvalue().splitlines()[1:] == ["13:08:29 POST /v1/task 202 PostTaskFunction 31 ms tenant=acme", "{not json"]
+    stream.write(text[20:] + '\n{"_aws": {}}\n{not json\n{"a": 1}\n')
+    shown = target.getvalue().splitlines()[1:]
+    assert shown == ["13:08:29 POST /v1/task 202 PostTaskFunction 31 ms tenant=acme", "{not json", '{"a": 1}']
+
+
+def test_lines_printed_by_threads_at_once_are_each_rewritten_whole():
+    target = io.StringIO()
+    stream = CompactStream(target)
+    text = json.dumps(ACCESS_LINE)
+
+    def emit() -> None:
+        for _ in range(500):
+            print(text, file=stream)  # the text, then the newline: two writes
+            print('{"_aws": {"Timestamp": 1}}', file=stream)
+
+    threads = [threading.Thread(target=emit) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between the two writes of a print(), as under load
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert target.getvalue().splitlines() == ["13:08:29 POST /v1/task 202 PostTaskFunction 31 ms tenant=acme"] * 2000
 
 
 def test_the_service_name_set_before_the_layer_loads_is_the_templates():
@@ -87,7 +111,7 @@ def test_the_service_name_set_before_the_layer_loads_is_the_templates():
 
 def run_stack(tmp_path: Path, log_format: str) -> tuple[list[str], str]:
     """`tasklane local --log-format FORMAT` on template.yaml; one task run; what it printed after its banner."""
-    with local_stack_process(tmp_path, "--log-format", log_format, "--template", str(ROOT / "template.yaml"), stdout=subprocess.PIPE) as process:
+    with local_stack_process(tmp_path, "--log-format", log_format, "--template", str(ROOT / "template.yaml")) as stack:
         url = json.loads((tmp_path / ".tasklane" / "local.json").read_text())["url"]
         token = devkeys.issue_token("acme", ["tasks:read", "tasks:write"], tmp_path / ".tasklane")
         headers = {"authorization": f"Bearer {token}"}
@@ -97,9 +121,8 @@ def run_stack(tmp_path: Path, log_format: str) -> tuple[list[str], str]:
                              headers=headers, timeout=30).json()["taskID"]
         wait_for(lambda: requests.get(f"{url}/v1/task/{task}", headers=headers, timeout=30).json().get("completed"),
                  timeout=60, what="the task to finish")
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
+        assert stack.stop() == 0, stack.output()[1]
+    out, err = stack.output()
     return out[out.index("Ctrl-C to stop.") :].splitlines()[1:], err
 
 

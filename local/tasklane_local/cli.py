@@ -16,12 +16,12 @@ from types import FrameType
 import botocore.exceptions
 
 from tasklane_local import devkeys
-from tasklane_local.aws import FAKE_CREDENTIALS
 from tasklane_local.environ import EnvironmentPatch
 from tasklane_local import log_format, openapi
 from tasklane_local.lambda_runtime import HandlerNotFound
 from tasklane_local.references import UnresolvableReference
-from tasklane_local.stack import SAM_ENV_FILE, LocalStack, checkout_root, default_state_dir, read_state, running_stack_environment
+from tasklane_local.serving import WILDCARD_HOSTS
+from tasklane_local.stack import SAM_ENV_FILE, LocalStack, checkout_root, default_state_dir, point_at_running_stack, read_state
 from tasklane_local.template import TemplateError
 
 
@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--aws-host",
         default="127.0.0.1",
-        help="where moto, the dev JWKS and the Lambda API listen; 0.0.0.0 lets sam local's containers reach them",
+        help="where moto, the dev JWKS and the Lambda API listen: Docker's bridge (172.17.0.1) lets sam local's "
+        "containers reach them; 0.0.0.0 lets every machine that reaches this one in too",
     )
     local.add_argument("--template", type=Path, default=Path("template.yaml"))
     local.add_argument("--no-worker", action="store_true", help="leave the task queue unpolled")
@@ -90,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("function", help="its logical id (PostTaskFunction) or folder (post_task)")
     invoke.add_argument("-e", "--event", required=True, help="the event's JSON file, or - for stdin")
-    invoke.add_argument("--template", type=Path, default=Path("template.yaml"))
+    invoke.add_argument("--template", type=Path, help="the checkout's template.yaml unless given")
 
     commands.add_parser(
         "events", help="make events/ real against the running local stack: writes .tasklane/events/ with real ids and a token"
@@ -150,6 +151,13 @@ def run_local(args: argparse.Namespace) -> int:
                 parameter_overrides=overrides,
             ).start()
         except OSError as error:
+            if error.errno == errno.EADDRNOTAVAIL:
+                print(
+                    f"tasklane local: {args.host} or {args.aws_host} is not an address of this machine "
+                    "(Docker's bridge, for --aws-host, is the inet address `ip -4 addr show docker0` prints)",
+                    file=sys.stderr,
+                )
+                return 1
             if error.errno != errno.EADDRINUSE:
                 print(f"tasklane local: {error}", file=sys.stderr)  # a template file it cannot read
                 return 1
@@ -171,8 +179,13 @@ def run_local(args: argparse.Namespace) -> int:
             print(f"tasklane API:       {stack.url}")
             print(f"AWS (moto) at:      {stack.aws_endpoint}  (set AWS_ENDPOINT_URL to use it)")
             print(f"Dev keys:           {stack.state_dir}  (kept: tokens stay valid across restarts)")
-            reach = "" if args.aws_host != "127.0.0.1" else " (containers reach it with --aws-host 0.0.0.0)"
+            reach = "" if args.aws_host != "127.0.0.1" else " (containers reach it with --aws-host 172.17.0.1)"
             print(f"sam local:          --env-vars {stack.state_dir / SAM_ENV_FILE}{reach}")
+            if args.aws_host in WILDCARD_HOSTS:
+                print(
+                    f"Warning:            moto and the Lambda API listen on every interface ({args.aws_host}), without "
+                    "credentials:\n                    anyone who reaches this machine can read the stack's data and invoke its functions"
+                )
             print("AWS state:          in memory: templates, tasks, batches, jobs, API keys and quotas")
             print("                    are gone when this stops (each start is a clean stack)")
             print("Credentials:")
@@ -210,8 +223,7 @@ def _against_running_stack(action: Callable[[], str]) -> int:
         return 1
     environ = EnvironmentPatch()
     try:
-        environ.set_default(FAKE_CREDENTIALS)
-        environ.set(running_stack_environment(state))
+        point_at_running_stack(environ, state)
         output = action()
     except botocore.exceptions.EndpointConnectionError:
         print(

@@ -45,7 +45,7 @@ class DevKeys:
     jwks_path: Path
 
 
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+def write_atomically(path: Path, data: bytes, mode: int) -> None:
     # Two commands may create the key at once; readers must never see half a file.
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -77,7 +77,7 @@ def ensure_dev_keys(state_dir: str | Path) -> DevKeys:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _write_atomically(key_path, pem, 0o600)
+        write_atomically(key_path, pem, 0o600)
     private_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     if not isinstance(private_key, rsa.RSAPrivateKey):
         raise TypeError(f"{key_path} does not hold an RSA private key")
@@ -88,7 +88,7 @@ def ensure_dev_keys(state_dir: str | Path) -> DevKeys:
     text = json.dumps(jwks, indent=2).encode()
     # jwks.json follows the key: rewritten whenever it does not match.
     if not jwks_path.exists() or jwks_path.read_bytes() != text:
-        _write_atomically(jwks_path, text, 0o644)
+        write_atomically(jwks_path, text, 0o644)
     return DevKeys(private_key=private_key, kid=kid, jwks_path=jwks_path)
 
 

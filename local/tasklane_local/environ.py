@@ -7,7 +7,7 @@ changes only the keys it needs and restores them; it never replaces os.environ w
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 _MISSING = object()
 
@@ -20,6 +20,11 @@ class EnvironmentPatch:
         for key, value in values.items():
             self._saved.setdefault(key, os.environ.get(key, _MISSING))
             os.environ[key] = value
+
+    def unset(self, names: Iterable[str]) -> None:
+        for key in list(names):
+            self._saved.setdefault(key, os.environ.get(key, _MISSING))
+            os.environ.pop(key, None)
 
     def set_default(self, values: Mapping[str, str]) -> None:
         self.set({key: value for key, value in values.items() if not os.environ.get(key)})

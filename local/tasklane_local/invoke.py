@@ -16,11 +16,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from tasklane_local.aws import FAKE_CREDENTIALS
 from tasklane_local.environ import EnvironmentPatch
 from tasklane_local.lambda_runtime import LocalFunction, load_handler, unload_handler
-from tasklane_local.stack import read_state, running_stack_environment
-from tasklane_local.template import Function, load_template
+from tasklane_local.stack import checkout_root, point_at_running_stack, read_state
+from tasklane_local.template import Function, TemplateError, load_template
 
 
 def find_function(functions: dict[str, Function], name: str) -> Function | None:
@@ -36,8 +35,14 @@ def read_event(source: str) -> Any:
     return json.loads(text)
 
 
-def main(name: str, event_source: str, template_path: Path) -> int:
-    functions = load_template(template_path).functions
+def main(name: str, event_source: str, template_path: Path | None) -> int:
+    # From anywhere inside the checkout, as `tasklane token` and `tasklane events` work.
+    template_path = template_path or (checkout_root() or Path.cwd()) / "template.yaml"
+    try:
+        functions = load_template(template_path).functions
+    except (OSError, TemplateError) as error:
+        print(f"tasklane invoke: cannot read {template_path}: {error}", file=sys.stderr)
+        return 2
     function = find_function(functions, name)
     if function is None:
         print(f"tasklane invoke: no function {name!r} in {template_path}; one of: {', '.join(sorted(functions))}", file=sys.stderr)
@@ -52,8 +57,7 @@ def main(name: str, event_source: str, template_path: Path) -> int:
         print("tasklane invoke: the local stack is not running: start it with `make run` (its AWS is what the function uses)", file=sys.stderr)
         return 1
     environ = EnvironmentPatch()
-    environ.set_default(FAKE_CREDENTIALS)
-    environ.set({**running_stack_environment(state), **state.get("functions", {}).get(function.logical_id, {})})
+    point_at_running_stack(environ, state, state.get("functions", {}).get(function.logical_id))
     try:
         # Lambda sends a function's output to its logs: here stderr, so stdout is the response alone.
         with contextlib.redirect_stdout(sys.stderr):

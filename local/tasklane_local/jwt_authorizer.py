@@ -56,6 +56,9 @@ class JwtAuthorizer:
             claims = jwt.decode(
                 token, key, algorithms=ALGORITHMS, issuer=self._issuer, options={"verify_aud": False, "require": ["exp"]}
             )
+        except jwt.PyJWKClientConnectionError as error:
+            logger.warning("401: the issuer's keys could not be fetched: %s", error)
+            return 401
         except jwt.PyJWKClientError:
             logger.warning("401: the token is signed with a key the issuer does not publish. %s", self._unknown_key_hint)
             return 401

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from tasklane.domain import templates
 from tasklane_local import devkeys, openapi
-from tasklane_local.aws import LocalAws
+from tasklane_local.aws import FAKE_CREDENTIALS, LocalAws
 from tasklane_local.docs_site import DocsSite
 from tasklane_local.environ import EnvironmentPatch
 from tasklane_local.gateway import EventBuilder, Gateway, GatewayServer
@@ -75,21 +75,30 @@ def _running(pid: int) -> bool:
 
 
 def _write_json(path: Path, value: object) -> None:
-    """Whole or not at all: another command may read it meanwhile."""
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(value, indent=2), encoding="utf-8")
-    os.replace(temporary, path)
+    """Whole or not at all (another command may read it meanwhile), and readable by its owner only:
+    it holds every function's variables, a JwtSecret among them."""
+    devkeys.write_atomically(path, json.dumps(value, indent=2).encode(), 0o600)
 
 
-def running_stack_environment(state: Mapping[str, Any]) -> dict[str, str]:
-    """The variables that point a process at the running stack's AWS (what `read_state` returned)."""
-    # The stack's region too: moto keeps each region's resources apart.
-    return {
-        **state["environment"],
-        "AWS_ENDPOINT_URL": state["aws_endpoint"],
-        "AWS_DEFAULT_REGION": state["region"],
-        "AWS_REGION": state["region"],
-    }
+# What could send a command's AWS calls somewhere other than the running stack's moto.
+_ELSEWHERE = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+
+
+def point_at_running_stack(environ: EnvironmentPatch, state: Mapping[str, Any], own: Mapping[str, str] | None = None) -> None:
+    """Set, through `environ`, what makes this process's AWS calls reach the running stack's moto and
+    nothing else: the stack's variables (and a function's `own`), its endpoint and region (moto keeps
+    regions apart), fake credentials; no profile, session token or per-service endpoint of the shell."""
+    environ.unset(name for name in os.environ if name in _ELSEWHERE or name.startswith("AWS_ENDPOINT_URL_"))
+    environ.set(
+        {
+            **FAKE_CREDENTIALS,
+            **state["environment"],
+            **(own or {}),
+            "AWS_ENDPOINT_URL": state["aws_endpoint"],
+            "AWS_DEFAULT_REGION": state["region"],
+            "AWS_REGION": state["region"],
+        }
+    )
 
 
 class LocalStack:

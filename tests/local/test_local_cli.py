@@ -223,3 +223,12 @@ def test_openapi_writes_the_committed_contract(tmp_path):
 
     assert cli.main(["openapi", "--template", str(root / "template.yaml"), "--output", str(written)]) == 0
     assert written.read_text(encoding="utf-8") == (root / "docs" / "openapi.json").read_text(encoding="utf-8")
+
+
+def test_local_says_when_an_aws_host_is_not_this_machines(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    # 192.0.2.7 (TEST-NET-1) is no machine's: as Docker's bridge is not, where Docker is missing.
+    argv = ["local", "--port", "0", "--no-worker", "--aws-host", "192.0.2.7", "--template", str(ROOT / "template.yaml")]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "192.0.2.7 is not an address of this machine" in err and "docker0" in err and "Errno" not in err

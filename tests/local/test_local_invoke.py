@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tasklane_local.events import BATCH_ID, BATCH_TASK_ID, GENERIC_TASK_ID, TASK_ID, TEMPLATE_ID
 from tests.support import local_stack_process, shell_environment
 
 ROOT = Path(__file__).parents[2]
@@ -66,8 +68,9 @@ def test_made_real_events_name_what_the_stack_has_and_carry_a_real_token(checkou
     written = {p.stem: p.read_text() for p in (checkout / ".tasklane" / "events").glob("*.json")}
     assert set(written) == set(ORDER)
     for name, text in written.items():
-        for committed in ("0123456789abcdef0123456789abcdef", "t-223e5458ec7f9a57802e3e31deba48cb", "<token from"):
+        for committed in (TEMPLATE_ID, TASK_ID, BATCH_ID, BATCH_TASK_ID, "<token from"):
             assert committed not in text, name
+        assert not re.search(rf"\b{GENERIC_TASK_ID}\b", text), name
 
 
 @pytest.mark.parametrize("name", [n for n in ORDER if n not in ("authorizer", "worker", "dead_letters", "convert_document")])

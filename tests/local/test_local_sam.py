@@ -8,6 +8,7 @@ moto reachable on a non-loopback interface when asked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from tasklane_local import devkeys
 from tasklane_local.identity import DEFAULT_REGION
 from tasklane_local.stack import CONTAINER_HOST, ENDPOINT_VARIABLES, SAM_ENV_FILE
 from tasklane_local.template import load_template
-from tests.support import local_stack_process
+from tests.support import local_stack_process, wait_for
 
 ROOT = Path(__file__).parents[2]
 SAM = ROOT / ".venv-tools" / "bin" / "sam"
@@ -36,12 +37,17 @@ SECTIONS = {"local_invoke": ["local", "invoke"], "local_start_api": ["local", "s
 
 
 def non_loopback_address() -> str:
-    """This machine's address on its default route (no packet is sent: UDP connect only picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    """One of this machine's IPv4 addresses beyond loopback: the one on its default route (no packet is
+    sent: a UDP connect only picks it), else one its host name resolves to."""
+    found: list[str] = []
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere
-        address: str = probe.getsockname()[0]
-    assert not address.startswith("127."), "this machine has no non-loopback interface"
-    return address
+        found.append(probe.getsockname()[0])
+    with contextlib.suppress(OSError):
+        found += [str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+    beyond = [address for address in found if not address.startswith("127.")]
+    assert beyond, f"this machine has no IPv4 address beyond loopback (found {found})"
+    return beyond[0]
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
@@ -80,14 +86,19 @@ def test_an_empty_endpoint_variable_is_aws_own_endpoint(monkeypatch):
     assert boto3.client("lambda", region_name="eu-west-1").meta.endpoint_url == "https://lambda.eu-west-1.amazonaws.com"
 
 
+@contextlib.contextmanager
 def _local(cwd: Path, *args: str) -> Iterator[Path]:
-    with local_stack_process(cwd, "--no-worker", *args, "--template", str(ROOT / "template.yaml")):
+    """The running stack's state folder; its banner is in banner.txt there once it has printed it."""
+    with local_stack_process(cwd, "--no-worker", *args, "--template", str(ROOT / "template.yaml")) as stack:
+        wait_for(lambda: "Ctrl-C to stop." in stack.output()[0], what="the banner")
+        (cwd / ".tasklane" / "banner.txt").write_text(stack.output()[0])
         yield cwd / ".tasklane"
 
 
 @pytest.fixture(scope="module")
 def reachable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _local(tmp_path_factory.mktemp("reachable"), "--aws-host", "0.0.0.0")
+    with _local(tmp_path_factory.mktemp("reachable"), "--aws-host", "0.0.0.0") as state_dir:
+        yield state_dir
 
 
 def test_env_json_gives_every_function_each_variable_it_declares(reachable):
@@ -116,9 +127,17 @@ def test_env_json_points_containers_at_the_host_and_the_host_answers_beyond_loop
     assert keys.status_code == 200 and keys.json()["keys"]
 
 
+def test_listening_on_every_interface_is_said_in_the_banner(reachable):
+    banner = (reachable / "banner.txt").read_text()
+    assert "Warning:" in banner and "anyone who reaches this machine can read the stack's data" in banner
+
+
 def test_without_aws_host_moto_stays_on_loopback(tmp_path):
-    for state_dir in _local(tmp_path):
+    with _local(tmp_path) as state_dir:
         port = json.loads((state_dir / "local.json").read_text())["aws_endpoint"].rsplit(":", 1)[1]
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://{non_loopback_address()}:{port}/", timeout=5)
         assert (state_dir / SAM_ENV_FILE).exists()  # written anyway; the banner says how to make it reachable
+        banner = (state_dir / "banner.txt").read_text()
+        assert "--aws-host 172.17.0.1" in banner and "Warning:" not in banner
+        assert (state_dir / SAM_ENV_FILE).stat().st_mode & 0o077 == 0  # it holds the JwtSecret: owner only

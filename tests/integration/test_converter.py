@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -13,7 +16,7 @@ from tasklane.conversion.libreoffice import LibreOffice
 from tasklane.dap import Engine, RunContext, load_dap
 from tasklane.dap.pack import pack_directory
 
-from tests.support import ROOT, FakeContext, event, load_function
+from tests.support import ROOT, FakeContext, event, load_function, wait_for
 from tests.unit.dap.test_documents import docx_text
 
 
@@ -86,3 +89,32 @@ def test_the_offer_docx_example_renders_word_and_both_pdfs():
         assert any(e.level == "WARNING" and "Large offer 2480" in e.message for e in result.logs)
     finally:
         libreoffice.close()
+
+
+def test_a_libreoffice_this_process_started_ends_when_it_exits(tmp_path):
+    # Started in a session of its own, it would outlive `tasklane invoke`, a local stack or a test run.
+    script = """
+import base64, json, sys
+from tasklane.conversion.libreoffice import LibreOffice
+event = json.load(open(sys.argv[1]))
+office = LibreOffice()
+office.docx_to_pdf(base64.b64decode(event["document"]), 60)
+print(office._process.pid, flush=True)
+"""
+    ran = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "events" / "convert_document.json")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "layers")},
+    )
+    assert ran.returncode == 0, ran.stderr
+    pid = int(ran.stdout)
+    wait_for(lambda: not _alive(pid), timeout=15, what="LibreOffice's server to end with its process")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone but for its exit status (its parent, reparented, reaps it later).
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ", 1)[1][0] != "Z"

@@ -13,6 +13,7 @@ environment's unoserver package on its path. The client side is plain XML-RPC.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import http.client
 import os
@@ -30,6 +31,8 @@ from typing import Any
 from tasklane.dap.ports import ConversionFailed, ConversionTimeout
 
 STARTUP_SECONDS = 60.0
+# How long, at exit, a conversion still running is given before its LibreOffice is stopped anyway.
+AT_EXIT_WAIT_SECONDS = 5.0
 # Runs unoserver's server under the Python that has `uno`. One change to how it opens documents:
 # unoserver loads into the "_default" frame without Hidden, which lays the document out for a
 # window that headless LibreOffice never shows; a hidden load into a new frame converts the same
@@ -111,6 +114,7 @@ class LibreOffice:
         self._profile: tempfile.TemporaryDirectory[str] | None = None
         self._port = 0
         self._lock = threading.Lock()
+        self._ends_at_exit = False
         self.starts = 0
 
     @property
@@ -174,6 +178,11 @@ class LibreOffice:
             start_new_session=True, env={**os.environ, "HOME": self._profile.name},
         )  # fmt: skip
         self.starts += 1
+        if not self._ends_at_exit:
+            # In a session of its own it outlives this process otherwise: on Lambda the environment
+            # ends with it anyway; a local stack, `tasklane invoke` or a test run would leave it running.
+            atexit.register(self._at_exit)
+            self._ends_at_exit = True
         ready_by = min(deadline, time.monotonic() + self._startup_seconds)
         proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self._port}", transport=_Transport(2.0))
         while True:
@@ -203,6 +212,15 @@ class LibreOffice:
     def close(self) -> None:
         with self._lock:
             self._stop()
+
+    def _at_exit(self) -> None:
+        # A conversion on a daemon thread may hold the lock at exit: wait for it a little, then stop anyway.
+        locked = self._lock.acquire(timeout=AT_EXIT_WAIT_SECONDS)
+        try:
+            self._stop()
+        finally:
+            if locked:
+                self._lock.release()
 
 
 def _fault_text(fault: xmlrpc.client.Fault) -> str:

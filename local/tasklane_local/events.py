@@ -97,14 +97,14 @@ def made_real(text: str, replacements: Mapping[str, str], token: str) -> str:
     return text
 
 
-def main(out: Path | None = None) -> int:
+def main() -> int:
     root = checkout_root()
     state = read_state()
     if root is None or state is None:
         print("tasklane events: the local stack is not running here: start it with `make run`", file=sys.stderr)
         return 1
-    sources = {path.stem: path for path in sorted((root / "events").glob("*.json"))}
-    events = {name: json.loads(path.read_text(encoding="utf-8")) for name, path in sources.items()}
+    texts = {path.name: path.read_text(encoding="utf-8") for path in sorted((root / "events").glob("*.json"))}
+    events = {Path(name).stem: json.loads(text) for name, text in texts.items()}
     token = devkeys.issue_token(TENANT, SCOPES, default_state_dir())
     api = Api(state["url"], token)
     try:
@@ -112,10 +112,10 @@ def main(out: Path | None = None) -> int:
     except (SeedFailed, requests.RequestException) as failure:
         print(f"tasklane events: could not create what the events name: {failure}", file=sys.stderr)
         return 1
-    target = out or default_state_dir() / "events"
+    target = default_state_dir() / "events"
     target.mkdir(parents=True, exist_ok=True)
-    for path in sources.values():
-        (target / path.name).write_text(made_real(path.read_text(encoding="utf-8"), replacements, token), encoding="utf-8")
-    print(f"wrote {len(sources)} events to {target} (tenant {TENANT}; the token lasts an hour). Run one:")
+    for name, text in texts.items():
+        (target / name).write_text(made_real(text, replacements, token), encoding="utf-8")
+    print(f"wrote {len(texts)} events to {target} (tenant {TENANT}; the token lasts an hour). Run one:")
     print(f"  .venv/bin/tasklane invoke post_task -e {target / 'post_task.json'}")
     return 0

@@ -652,22 +652,23 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         # Logged after the function returned, on the gateway's thread: the line names the
         # function that answered, not the one the shared Powertools logger saw last.
         answer = self._answer
-        request_id = answer.headers.get("apigw-requestid", "") if answer is not None else ""
         function, tenant = (answer.function, answer.tenant) if answer is not None else (None, None)
         method = self.command or "-"
         path = urlsplit(self.path).path if self.path else "-"
         status = int(code) if str(code).isdigit() else 0
         started = getattr(self, "_started", None)
         elapsed = round((time.monotonic() - started) * 1000) if started is not None else None
-        with log_tags(gateway_log_tags(function, request_id, tenant)):
+        with log_tags(gateway_log_tags(function, self._request_id(), tenant)):
             logger.info("%s %s %s", method, path, code, extra=log_format.access_line(method, path, status, elapsed))
 
     def log_message(self, format: str, *args: Any) -> None:
         # http.server's own notes (log_error): the refusal the client is answered with.
-        answer = self._answer
-        request_id = answer.headers.get("apigw-requestid", "") if answer is not None else ""
-        with log_tags(gateway_log_tags(None, request_id)):
+        with log_tags(gateway_log_tags(None, self._request_id())):
             logger.info("%s %s", self.address_string(), format % args)
+
+    def _request_id(self) -> str:
+        """The id of the request being answered (none for a refusal before routing)."""
+        return self._answer.headers.get("apigw-requestid", "") if self._answer is not None else ""
 
 
 class _GatewayHTTPServer(ThreadingHTTPServer):

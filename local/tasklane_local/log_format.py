@@ -18,7 +18,7 @@ import logging
 import sys
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any, Literal, TextIO
 
 from tasklane_local.lambda_runtime import LAMBDA_LOG_KEYS, physical_function_name
@@ -39,7 +39,7 @@ def access_line(method: str, path: str, status: int, duration_ms: int | None) ->
     return {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
 
 
-def compact(line: dict[str, Any], api_functions: Iterable[str] = ()) -> str | None:
+def compact(line: dict[str, Any], api_functions: Collection[str] = ()) -> str | None:
     """One Powertools JSON line as a short one; None for a line compact leaves out."""
     if "_aws" in line:
         return None  # an EMF metric blob
@@ -50,7 +50,7 @@ def compact(line: dict[str, Any], api_functions: Iterable[str] = ()) -> str | No
         duration = f"{line['duration_ms']} ms" if line["duration_ms"] is not None else "-"
         return f"{clock} {line['method']} {line['path']} {line['status']} {function or '-'} {duration}{tenant}"
     level = str(line.get("level", "INFO"))
-    if level == "INFO" and line.get("function_name") in set(api_functions):
+    if level == "INFO" and line.get("function_name") in api_functions:
         return None
     words = [clock] + ([level] if level != "INFO" else []) + ([function] if function else []) + [str(line.get("message", ""))]
     words += [f"{key}={_value(value)}" for key, value in line.items() if key not in _UNSHOWN]

@@ -262,7 +262,7 @@ class LocalStack:
 
         AWS: SAM sets only the variables the template declares, which is why the endpoints are
         declared. The container reaches moto, the dev JWKS and the Lambda API on the host only when
-        they listen beyond loopback (--aws-host 0.0.0.0)."""
+        they listen beyond loopback (--aws-host: Docker's bridge, or every interface)."""
         own_urls = [self.aws_endpoint, self.lambda_url, self._jwks_base]
         container = {url: url.replace("127.0.0.1", CONTAINER_HOST, 1) for url in own_urls}
         rewritten: dict[str, dict[str, str]] = {}
